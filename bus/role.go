@@ -1,0 +1,41 @@
+package bus
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+)
+
+// RoleConfig is what ServeRole needs to run a daemon role's side of the bus.
+type RoleConfig struct {
+	Identity   *Identity // from ReadBoot
+	Seal       *Keypair  // the key announced for sealed bodies
+	RuntimeDir string
+	Handler    Handler
+	Logf       func(format string, args ...any)
+}
+
+// ServeRole connects a role to the hub with its provisioned key, reports readiness, and
+// serves requests until ctx ends (nil) or the hub goes away (an error: the supervisor restarts
+// the role once the hub is back).
+func ServeRole(ctx context.Context, getenv func(string) string, cfg RoleConfig) error {
+	cl, err := Dial(ctx, filepath.Join(cfg.RuntimeDir, SocketName), cfg.Identity.Hub, DialConfig{
+		Static:  cfg.Identity.Static,
+		Seal:    cfg.Seal,
+		Handler: cfg.Handler,
+		Logf:    cfg.Logf,
+	})
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	if err := SignalReady(getenv); err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-cl.Done():
+		return fmt.Errorf("lost the hub: %v", cl.Err())
+	}
+}

@@ -1,0 +1,77 @@
+// Package profile is the profile role: it runs the bus hub that every other role and every
+// CLI invocation connects to, and answers the hub's own requests (hub.status, hub.ping).
+//
+// Trust profiles, context activation and configuration reload also belong here as they land.
+//
+// # Start-up
+//
+//  1. harden the process (not dumpable, no core files);
+//  2. read its key and the roles' public keys from the supervisor (bus.ReadBoot);
+//  3. listen on the bus socket in the runtime directory and publish bus.pub;
+//  4. report ready (bus.SignalReady) and serve until SIGTERM.
+package profile
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/open-sesame/sesame/bus"
+	"github.com/open-sesame/sesame/roles/api"
+	"github.com/open-sesame/sesame/roles/env"
+	"github.com/open-sesame/sesame/secmem"
+)
+
+// Run runs the hub.
+func Run(ctx context.Context, e *env.Env, args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("profile: unexpected arguments %q", args)
+	}
+	if err := secmem.Harden(); err != nil {
+		return fmt.Errorf("profile: %w", err)
+	}
+	id, err := bus.ReadBoot(e.Getenv)
+	if err != nil {
+		return fmt.Errorf("profile: %w", err)
+	}
+	defer id.Static.Destroy()
+	dir, err := bus.RuntimeDir(e.Getenv)
+	if err != nil {
+		return fmt.Errorf("profile: %w", err)
+	}
+	ln, err := bus.Listen(filepath.Join(dir, bus.SocketName))
+	if err != nil {
+		return fmt.Errorf("profile: %w", err)
+	}
+	defer ln.Close()
+	started := e.Now()
+	var hub *bus.Hub
+	hub, err = bus.NewHub(bus.HubConfig{
+		Static: id.Static,
+		Roles:  id.Roles,
+		Logf:   e.Logf,
+		Local: map[string]bus.LocalHandler{
+			api.HubPing: func(context.Context, *bus.Caller, *bus.Envelope) (any, error) { return nil, nil },
+			api.HubStatus: func(context.Context, *bus.Caller, *bus.Envelope) (any, error) {
+				return &api.HubStatusReply{
+					Version: e.Version,
+					PID:     int32(os.Getpid()),
+					Since:   started,
+					Memory:  secmem.Backend(),
+					Roles:   hub.Roles(),
+				}, nil
+			},
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("profile: %w", err)
+	}
+	if err := bus.WritePub(dir, id.Static.Public); err != nil {
+		return fmt.Errorf("profile: publish hub key: %w", err)
+	}
+	if err := bus.SignalReady(e.Getenv); err != nil {
+		return fmt.Errorf("profile: %w", err)
+	}
+	return hub.Serve(ctx, ln)
+}

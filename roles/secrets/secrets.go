@@ -1,0 +1,486 @@
+// Package secrets is the secrets role: it owns every profile's vault and answers the
+// secrets.* kinds of package api.
+//
+// # Keys and locking
+//
+// A vault's keys exist only in this process, in secure memory, and only while the vault is
+// unlocked. A vault is locked, and its keys wiped, when a client asks (sesame lock), when it
+// has not been used for the idle timeout (SESAME_IDLE_LOCK, a Go duration, default 15m; 0
+// turns it off), when the hub goes away, and when the role exits.
+//
+// # Secrets in transit
+//
+// Passwords and values arrive sealed to this role's seal key and leave sealed to a key the
+// requester made for that one request (see bus.Seal), so the hub routes only ciphertext. A
+// value is decrypted from the vault straight into secure memory and sealed from there.
+//
+// # Life cycle of a vault in this process
+//
+//	absent ──create──→ unlocked ──lock / idle / hub lost──→ locked
+//	                      ↑                                   │
+//	                      └──────────────unlock───────────────┘
+//	(a vault file opened for the first time starts locked)
+package secrets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/open-sesame/sesame/bus"
+	"github.com/open-sesame/sesame/roles/api"
+	"github.com/open-sesame/sesame/roles/env"
+	"github.com/open-sesame/sesame/secmem"
+	"github.com/open-sesame/sesame/vault"
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// DefaultIdleLock is how long an unused vault stays unlocked.
+const DefaultIdleLock = 15 * time.Minute
+
+// maxValue bounds one secret value.
+const maxValue = 4 << 20
+
+// Run runs the secrets role.
+func Run(ctx context.Context, e *env.Env, args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("secrets: unexpected arguments %q", args)
+	}
+	if err := secmem.Harden(); err != nil {
+		return fmt.Errorf("secrets: %w", err)
+	}
+	id, err := bus.ReadBoot(e.Getenv)
+	if err != nil {
+		return fmt.Errorf("secrets: %w", err)
+	}
+	defer id.Static.Destroy()
+	rdir, err := bus.RuntimeDir(e.Getenv)
+	if err != nil {
+		return fmt.Errorf("secrets: %w", err)
+	}
+	data, err := e.DataDir()
+	if err != nil {
+		return fmt.Errorf("secrets: %w", err)
+	}
+	idle := DefaultIdleLock
+	if v := e.Getenv("SESAME_IDLE_LOCK"); v != "" {
+		if idle, err = time.ParseDuration(v); err != nil || idle < 0 {
+			return fmt.Errorf("secrets: SESAME_IDLE_LOCK=%q is not a duration", v)
+		}
+	}
+	seal, err := bus.GenerateKeypair()
+	if err != nil {
+		return fmt.Errorf("secrets: %w", err)
+	}
+	defer seal.Destroy()
+	s := newServer(e, data, seal, idle)
+	defer s.closeAll()
+	if idle > 0 {
+		go s.idleLoop(ctx)
+	}
+	err = bus.ServeRole(ctx, e.Getenv, bus.RoleConfig{
+		Identity:   id,
+		Seal:       seal,
+		RuntimeDir: rdir,
+		Handler:    s.handle,
+		Logf:       e.Logf,
+	})
+	if err != nil {
+		return fmt.Errorf("secrets: %w", err)
+	}
+	return nil
+}
+
+type server struct {
+	e    *env.Env
+	data string // XDG data dir; vaults live in data/sesame/vaults
+	seal *bus.Keypair
+	idle time.Duration
+
+	mu struct {
+		sync.Mutex
+		open map[string]*entry // vaults opened so far, by profile
+	}
+}
+
+type entry struct {
+	v *vault.Vault
+	// used is the time of the last request, for the idle lock; guarded by server.mu.
+	used time.Time
+}
+
+func newServer(e *env.Env, data string, seal *bus.Keypair, idle time.Duration) *server {
+	s := &server{e: e, data: data, seal: seal, idle: idle}
+	s.mu.open = make(map[string]*entry)
+	return s
+}
+
+func (s *server) path(profile string) string { return vault.Path(s.data, profile) }
+
+// vault returns the profile's vault, opening it (locked) on first use.
+func (s *server) vault(profile string) (*vault.Vault, error) {
+	if err := vault.ValidateProfile(profile); err != nil {
+		return nil, bus.Errorf(bus.CodeBadRequest, "%v", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if en := s.mu.open[profile]; en != nil {
+		en.used = s.e.Now()
+		return en.v, nil
+	}
+	v, err := vault.Open(s.path(profile), profile)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, bus.Errorf(bus.CodeNoProfile, "no profile %q", profile)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.mu.open[profile] = &entry{v: v, used: s.e.Now()}
+	return v, nil
+}
+
+func (s *server) closeAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for p, en := range s.mu.open {
+		if err := en.v.Close(); err != nil {
+			s.e.Logf("secrets: close %q: %v", p, err)
+		}
+		delete(s.mu.open, p)
+	}
+}
+
+// idleLoop locks vaults that have not been used for s.idle.
+func (s *server) idleLoop(ctx context.Context) {
+	tick := min(s.idle/4, 15*time.Second)
+	t := time.NewTicker(max(tick, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			now := s.e.Now()
+			s.mu.Lock()
+			for p, en := range s.mu.open {
+				if !en.v.Locked() && now.Sub(en.used) >= s.idle {
+					en.v.Lock()
+					s.e.Logf("locked %q after %v unused", p, s.idle)
+				}
+			}
+			s.mu.Unlock()
+		}
+	}
+}
+
+func (s *server) handle(ctx context.Context, req *bus.Envelope) (any, error) {
+	switch req.Kind {
+	case api.SecretsProfiles:
+		return s.profiles()
+	case api.SecretsCreate:
+		return nil, s.create(req)
+	case api.SecretsDrop:
+		return nil, s.drop(req.Profile)
+	case api.SecretsUnlock:
+		return nil, s.unlock(req)
+	case api.SecretsLock:
+		return s.lock(req.Profile)
+	case api.SecretsGet:
+		return s.get(req)
+	case api.SecretsSet:
+		return nil, s.set(req)
+	case api.SecretsDelete:
+		var r api.NameRequest
+		if err := decode(req, &r); err != nil {
+			return nil, err
+		}
+		v, err := s.unlocked(req.Profile)
+		if err != nil {
+			return nil, err
+		}
+		return nil, vaultErr(v.Delete(r.Name), req.Profile, r.Name)
+	case api.SecretsList:
+		v, err := s.unlocked(req.Profile)
+		if err != nil {
+			return nil, err
+		}
+		names, err := v.List()
+		if err != nil {
+			return nil, vaultErr(err, req.Profile, "")
+		}
+		return &api.ListReply{Names: names}, nil
+	}
+	return nil, bus.Errorf(bus.CodeUnknownKind, "secrets: unknown request %q", req.Kind)
+}
+
+func decode(req *bus.Envelope, v any) error {
+	if err := msgpack.Unmarshal(req.Body, v); err != nil {
+		return bus.Errorf(bus.CodeBadRequest, "%s: malformed request: %v", req.Kind, err)
+	}
+	return nil
+}
+
+// unlocked returns the profile's vault, or CodeLocked.
+func (s *server) unlocked(profile string) (*vault.Vault, error) {
+	v, err := s.vault(profile)
+	if err != nil {
+		return nil, err
+	}
+	if v.Locked() {
+		return nil, bus.Errorf(bus.CodeLocked, "profile %q is locked", profile)
+	}
+	return v, nil
+}
+
+// vaultErr maps vault errors to bus codes.
+func vaultErr(err error, profile, name string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, vault.ErrNotFound):
+		return bus.Errorf(bus.CodeNotFound, "no secret %q in profile %q", name, profile)
+	case errors.Is(err, vault.ErrLocked):
+		return bus.Errorf(bus.CodeLocked, "profile %q is locked", profile)
+	case errors.Is(err, vault.ErrBadFactor):
+		return bus.Errorf(bus.CodeBadFactor, "incorrect password for profile %q", profile)
+	case errors.Is(err, vault.ErrExists):
+		return bus.Errorf(bus.CodeExists, "profile %q already has a vault; sesame never overwrites one", profile)
+	case errors.Is(err, vault.ErrInvalid):
+		return bus.Errorf(bus.CodeBadRequest, "%v", err)
+	}
+	return err
+}
+
+func (s *server) profiles() (*api.ProfilesReply, error) {
+	dir := filepath.Dir(s.path("x"))
+	ents, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	out := &api.ProfilesReply{Profiles: []api.ProfileState{}}
+	for _, de := range ents {
+		p, ok := strings.CutSuffix(de.Name(), ".db")
+		if !ok || vault.ValidateProfile(p) != nil {
+			continue
+		}
+		ps := api.ProfileState{Name: p, Secrets: -1}
+		s.mu.Lock()
+		en := s.mu.open[p]
+		s.mu.Unlock()
+		if en != nil && !en.v.Locked() {
+			ps.Unlocked = true
+			if n, err := en.v.Len(); err == nil {
+				ps.Secrets = n
+			}
+		}
+		out.Profiles = append(out.Profiles, ps)
+	}
+	slices.SortFunc(out.Profiles, func(a, b api.ProfileState) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// openSealed opens a sealed body into secure memory.
+func (s *server) openSealed(sealed, ad []byte) (*secmem.Buf, error) {
+	b, err := bus.Open(s.seal, ad, sealed)
+	if err != nil {
+		return nil, bus.Errorf(bus.CodeBadRequest, "%v", err)
+	}
+	return b, nil
+}
+
+func (s *server) create(req *bus.Envelope) error {
+	var r api.CreateRequest
+	if err := decode(req, &r); err != nil {
+		return err
+	}
+	if err := vault.ValidateProfile(req.Profile); err != nil {
+		return bus.Errorf(bus.CodeBadRequest, "%v", err)
+	}
+	pw, err := s.openSealed(r.Sealed, api.AD(api.SecretsCreate, req.Profile))
+	if err != nil {
+		return err
+	}
+	defer pw.Destroy()
+	if pw.Len() == 0 {
+		return bus.Errorf(bus.CodeBadRequest, "an empty password is not allowed")
+	}
+	kdf := vault.DefaultKDF
+	if r.KDFTime != 0 {
+		kdf.Time = r.KDFTime
+	}
+	if r.KDFMemoryKiB != 0 {
+		kdf.MemoryKiB = r.KDFMemoryKiB
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mu.open[req.Profile] != nil {
+		return vaultErr(vault.ErrExists, req.Profile, "")
+	}
+	v, err := vault.Create(s.path(req.Profile), req.Profile, pw.Bytes(), kdf)
+	if err != nil {
+		return vaultErr(err, req.Profile, "")
+	}
+	s.mu.open[req.Profile] = &entry{v: v, used: s.e.Now()}
+	s.e.Logf("created the vault of profile %q", req.Profile)
+	return nil
+}
+
+func (s *server) drop(profile string) error {
+	if err := vault.ValidateProfile(profile); err != nil {
+		return bus.Errorf(bus.CodeBadRequest, "%v", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if en := s.mu.open[profile]; en != nil {
+		en.v.Close()
+		delete(s.mu.open, profile)
+	}
+	p := s.path(profile)
+	if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
+		return bus.Errorf(bus.CodeNoProfile, "no profile %q", profile)
+	}
+	for _, f := range []string{p, p + "-wal", p + "-shm"} {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("secrets: delete profile %q: %w", profile, err)
+		}
+	}
+	s.e.Logf("deleted the vault of profile %q", profile)
+	return nil
+}
+
+func (s *server) unlock(req *bus.Envelope) error {
+	var r api.UnlockRequest
+	if err := decode(req, &r); err != nil {
+		return err
+	}
+	v, err := s.vault(req.Profile)
+	if err != nil {
+		return err
+	}
+	pw, err := s.openSealed(r.Sealed, api.AD(api.SecretsUnlock, req.Profile))
+	if err != nil {
+		return err
+	}
+	defer pw.Destroy()
+	// Argon2id runs here, in this request's own goroutine: other requests are not held up.
+	if err := v.Unlock(pw.Bytes()); err != nil {
+		s.e.Logf("failed unlock of %q by %v", req.Profile, req.Caller)
+		return vaultErr(err, req.Profile, "")
+	}
+	s.e.Logf("unlocked %q for %v", req.Profile, req.Caller)
+	return nil
+}
+
+func (s *server) lock(profile string) (*api.LockReply, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := &api.LockReply{Locked: []string{}}
+	if profile != "" {
+		if err := vault.ValidateProfile(profile); err != nil {
+			return nil, bus.Errorf(bus.CodeBadRequest, "%v", err)
+		}
+		if _, err := os.Stat(s.path(profile)); errors.Is(err, os.ErrNotExist) {
+			return nil, bus.Errorf(bus.CodeNoProfile, "no profile %q", profile)
+		}
+	}
+	for p, en := range s.mu.open {
+		if (profile == "" || p == profile) && !en.v.Locked() {
+			en.v.Lock()
+			out.Locked = append(out.Locked, p)
+		}
+	}
+	slices.Sort(out.Locked)
+	return out, nil
+}
+
+func (s *server) get(req *bus.Envelope) (*api.GetReply, error) {
+	var r api.GetRequest
+	if err := decode(req, &r); err != nil {
+		return nil, err
+	}
+	if r.ReplyKey.IsZero() {
+		return nil, bus.Errorf(bus.CodeBadRequest, "secrets.get: no reply key")
+	}
+	v, err := s.unlocked(req.Profile)
+	if err != nil {
+		return nil, err
+	}
+	names := r.Names
+	if r.All {
+		if names, err = v.List(); err != nil {
+			return nil, vaultErr(err, req.Profile, "")
+		}
+	}
+	for _, n := range names {
+		if err := vault.ValidateName(n); err != nil {
+			return nil, bus.Errorf(bus.CodeBadRequest, "%v", err)
+		}
+	}
+	vals, err := v.GetMany(names)
+	if err != nil {
+		if len(names) == 1 {
+			return nil, vaultErr(err, req.Profile, names[0])
+		}
+		if errors.Is(err, vault.ErrNotFound) {
+			return nil, bus.Errorf(bus.CodeNotFound, "%v", err)
+		}
+		return nil, vaultErr(err, req.Profile, "")
+	}
+	defer func() {
+		for _, b := range vals {
+			b.Destroy()
+		}
+	}()
+	// Assemble the entries in secure memory, seal from there.
+	size := 0
+	for i, n := range names {
+		size += api.EntrySize(n, vals[i].Len())
+	}
+	plain, err := secmem.New(size)
+	if err != nil {
+		return nil, err
+	}
+	defer plain.Destroy()
+	buf := plain.Bytes()[:0]
+	for i, n := range names {
+		buf = api.AppendEntry(buf, n, vals[i].Bytes())
+	}
+	adNames := r.Names
+	if r.All {
+		adNames = nil
+	}
+	sealed, err := bus.Seal(r.ReplyKey, api.AD(api.SecretsGet, req.Profile, adNames...), buf)
+	if err != nil {
+		return nil, err
+	}
+	return &api.GetReply{Sealed: sealed}, nil
+}
+
+func (s *server) set(req *bus.Envelope) error {
+	var r api.SetRequest
+	if err := decode(req, &r); err != nil {
+		return err
+	}
+	if err := vault.ValidateName(r.Name); err != nil {
+		return bus.Errorf(bus.CodeBadRequest, "%v", err)
+	}
+	v, err := s.unlocked(req.Profile)
+	if err != nil {
+		return err
+	}
+	if len(r.Sealed) > maxValue+bus.SealOverhead {
+		return bus.Errorf(bus.CodeBadRequest, "secret %q is larger than %d bytes", r.Name, maxValue)
+	}
+	val, err := s.openSealed(r.Sealed, api.AD(api.SecretsSet, req.Profile, r.Name))
+	if err != nil {
+		return err
+	}
+	defer val.Destroy()
+	return vaultErr(v.Set(r.Name, val.Bytes()), req.Profile, r.Name)
+}

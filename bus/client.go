@@ -120,6 +120,14 @@ func Dial(ctx context.Context, path string, hub PublicKey, cfg DialConfig) (*Cli
 	cl.ctx, cl.cancel = context.WithCancel(context.Background())
 	cl.mu.pending = make(map[uint64]chan *Envelope)
 	go cl.readLoop()
+	if cfg.Static != nil {
+		// The hub registers a role (and its seal key) before it reads the role's next message:
+		// once a ping is answered, clients that connect see this role.
+		if _, err := cl.CallRaw(ctx, KindPing, "", nil); err != nil {
+			cl.Close()
+			return nil, fmt.Errorf("bus: dial: %w", err)
+		}
+	}
 	return cl, nil
 }
 

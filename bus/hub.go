@@ -141,6 +141,9 @@ func NewHub(cfg HubConfig) (*Hub, error) {
 	return h, nil
 }
 
+// KindPing is answered by every hub itself, after the connection is registered.
+const KindPing = "hub.ping"
+
 // AnyUID as HubConfig.UID disables the uid check. Only tests use it.
 const AnyUID = -2
 
@@ -486,6 +489,10 @@ func (h *Hub) route(ctx context.Context, from *hubConn, e *Envelope) {
 		return
 	}
 	svc := Service(e.Kind)
+	if e.Kind == KindPing {
+		from.send(&Envelope{V: Version, ReplyTo: e.ID})
+		return
+	}
 	if svc == "hub" {
 		h.serveLocal(ctx, from, e)
 		return

@@ -27,8 +27,10 @@ func TestMain(m *testing.M) {
 
 const crashSets = 1000
 
-func crashName(i int) string  { return fmt.Sprintf("crash-%04d", i) }
-func crashValue(i int) string { return fmt.Sprintf("value %04d %x", i, bytes.Repeat([]byte{byte(i)}, i%64)) }
+func crashName(i int) string { return fmt.Sprintf("crash-%04d", i) }
+func crashValue(i int) string {
+	return fmt.Sprintf("value %04d %x", i, bytes.Repeat([]byte{byte(i)}, i%64))
+}
 
 // crashChild sets crashSets secrets one by one and prints each name on
 // stdout once Set has returned, that is, once the write is acknowledged.

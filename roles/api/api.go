@@ -19,7 +19,7 @@ import (
 // Kinds served by the hub (profile role).
 const (
 	HubStatus = "hub.status"
-	HubPing   = "hub.ping"
+	HubPing   = bus.KindPing
 )
 
 // HubStatusReply is the body of a hub.status reply.

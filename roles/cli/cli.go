@@ -136,6 +136,21 @@ func (st *state) commands() []*cli.Command {
 	return cmds
 }
 
+// args checks that the command got exactly n positional arguments, and that no flag was
+// written after them (urfave/cli stops parsing flags at the first argument).
+func args(c *cli.Context, n int, usage string) ([]string, error) {
+	a := c.Args().Slice()
+	for _, x := range a {
+		if len(x) > 1 && x[0] == '-' {
+			return nil, usagef("flags go before arguments (%q); usage: sesame %s", x, usage)
+		}
+	}
+	if len(a) != n {
+		return nil, usagef("usage: sesame %s", usage)
+	}
+	return a, nil
+}
+
 // noArgs rejects positional arguments.
 func noArgs(c *cli.Context) error {
 	if c.NArg() > 0 {

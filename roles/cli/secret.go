@@ -245,10 +245,11 @@ func (st *state) profileCommand() *cli.Command {
 				ArgsUsage: "PROFILE",
 				Flags:     kdfFlags(),
 				Action: func(c *cli.Context) error {
-					if c.NArg() != 1 {
-						return usagef("profile create takes one PROFILE")
+					a, err := args(c, 1, "profile create [--kdf-time N] [--kdf-memory MiB] PROFILE")
+					if err != nil {
+						return err
 					}
-					return st.createProfile(c, c.Args().First())
+					return st.createProfile(c, a[0])
 				},
 			},
 			{
@@ -303,10 +304,11 @@ func (st *state) profileCommand() *cli.Command {
 				ArgsUsage: "PROFILE",
 				Flags:     []cli.Flag{&cli.BoolFlag{Name: "yes", Usage: "do not ask"}},
 				Action: func(c *cli.Context) error {
-					if c.NArg() != 1 {
-						return usagef("profile delete takes one PROFILE")
+					a, err := args(c, 1, "profile delete [--yes] PROFILE")
+					if err != nil {
+						return err
 					}
-					p := c.Args().First()
+					p := a[0]
 					if !c.Bool("yes") {
 						ok, err := st.confirm(fmt.Sprintf("delete profile %q and every secret in it?", p))
 						if err != nil {
@@ -343,10 +345,14 @@ func (st *state) secretSet() *cli.Command {
 			&cli.StringFlag{Name: "from-file", Usage: "read the value from `FILE`"},
 		},
 		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return usagef("secret set takes one NAME (the value is never an argument)")
+			if c.NArg() > 1 && c.Args().Get(1)[0] != '-' {
+				return usagef("secret set takes one NAME (the value is never an argument: it is read from a prompt, stdin or --from-file)")
 			}
-			name := c.Args().First()
+			a, err := args(c, 1, "secret set [-p PROFILE] [--from-file FILE] NAME")
+			if err != nil {
+				return err
+			}
+			name := a[0]
 			p, err := st.profile(c)
 			if err != nil {
 				return err
@@ -397,10 +403,11 @@ func (st *state) secretGet() *cli.Command {
 		ArgsUsage: "NAME",
 		Flags:     []cli.Flag{profileFlag("the profile")},
 		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return usagef("secret get takes one NAME")
+			a, err := args(c, 1, "secret get [-p PROFILE] NAME")
+			if err != nil {
+				return err
 			}
-			name := c.Args().First()
+			name := a[0]
 			p, err := st.profile(c)
 			if err != nil {
 				return err
@@ -476,10 +483,11 @@ func (st *state) secretDelete() *cli.Command {
 		ArgsUsage: "NAME",
 		Flags:     []cli.Flag{profileFlag("the profile"), &cli.BoolFlag{Name: "yes", Usage: "do not ask"}},
 		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return usagef("secret delete takes one NAME")
+			a, err := args(c, 1, "secret delete [-p PROFILE] [--yes] NAME")
+			if err != nil {
+				return err
 			}
-			name := c.Args().First()
+			name := a[0]
 			p, err := st.profile(c)
 			if err != nil {
 				return err

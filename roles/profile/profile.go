@@ -52,7 +52,6 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 		Roles:  id.Roles,
 		Logf:   e.Logf,
 		Local: map[string]bus.LocalHandler{
-			api.HubPing: func(context.Context, *bus.Caller, *bus.Envelope) (any, error) { return nil, nil },
 			api.HubStatus: func(context.Context, *bus.Caller, *bus.Envelope) (any, error) {
 				return &api.HubStatusReply{
 					Version: e.Version,

@@ -1,0 +1,128 @@
+package vault
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+// benchFiles caches populated vault files for the whole test binary run, so
+// that BenchmarkGet with -count=N populates each size once. TestMain removes
+// the directory.
+var benchFiles struct {
+	sync.Mutex
+	dir   string
+	paths map[int]string
+}
+
+func benchCleanup() {
+	benchFiles.Lock()
+	defer benchFiles.Unlock()
+	if benchFiles.dir != "" {
+		os.RemoveAll(benchFiles.dir)
+	}
+}
+
+func benchName(i int) string { return fmt.Sprintf("bench.secret.%06d", i) }
+
+// benchVault returns the path of a closed vault of profile "bench" holding
+// n secrets, populated in one transaction.
+func benchVault(b *testing.B, n int) string {
+	b.Helper()
+	benchFiles.Lock()
+	defer benchFiles.Unlock()
+	if p, ok := benchFiles.paths[n]; ok {
+		return p
+	}
+	if benchFiles.dir == "" {
+		dir, err := os.MkdirTemp("", "sesame-vault-bench-")
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchFiles.dir = dir
+		benchFiles.paths = map[int]string{}
+	}
+	path := filepath.Join(benchFiles.dir, fmt.Sprintf("bench-%d.db", n))
+	start := time.Now()
+	v, err := Create(path, "bench", []byte(testPassword), testKDF)
+	if err != nil {
+		b.Fatal(err)
+	}
+	names := make([]string, n)
+	values := make([][]byte, n)
+	for i := range names {
+		names[i] = benchName(i)
+		values[i] = fmt.Appendf(nil, "value-%06d-%032x", i, rand.Uint64())
+	}
+	if err := v.setMany(names, values); err != nil {
+		b.Fatal(err)
+	}
+	if err := v.Close(); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("populated %d secrets in %v", n, time.Since(start).Round(time.Millisecond))
+	benchFiles.paths[n] = path
+	return path
+}
+
+// BenchmarkGet reads random secrets from vaults of different sizes: the cost
+// of Get should hardly depend on the number of secrets.
+func BenchmarkGet(b *testing.B) {
+	for _, n := range []int{100, 100_000} {
+		b.Run(fmt.Sprintf("secrets=%d", n), func(b *testing.B) {
+			v, err := Open(benchVault(b, n), "bench")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer v.Close()
+			if err := v.Unlock([]byte(testPassword)); err != nil {
+				b.Fatal(err)
+			}
+			order := rand.Perm(n)
+			i := 0
+			for b.Loop() {
+				buf, err := v.Get(benchName(order[i%n]))
+				if err != nil {
+					b.Fatal(err)
+				}
+				buf.Destroy()
+				i++
+			}
+		})
+	}
+}
+
+// BenchmarkSet measures one durable insert (a commit with fsync).
+func BenchmarkSet(b *testing.B) {
+	v := newVault(b, "bench")
+	value := []byte("a secret value of about forty bytes......")
+	i := 0
+	for b.Loop() {
+		if err := v.Set(benchName(i), value); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkUnlockDefaultKDF measures Unlock with DefaultKDF: one Argon2id
+// derivation plus the key schedule.
+func BenchmarkUnlockDefaultKDF(b *testing.B) {
+	v, err := Create(filepath.Join(b.TempDir(), "work.db"), "work", []byte(testPassword), DefaultKDF)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer v.Close()
+	b.Logf("DefaultKDF: %v", DefaultKDF)
+	for b.Loop() {
+		v.Lock()
+		if err := v.Unlock([]byte(testPassword)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/unlock")
+}

@@ -51,4 +51,3 @@ func setupScript(env *testscript.Env) error {
 	})
 	return nil
 }
-

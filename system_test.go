@@ -23,13 +23,14 @@ import (
 // sandbox is a private HOME and runtime directory in which tests run the real sesame
 // (this test binary under the names TestMain registers, found on PATH).
 type sandbox struct {
-	t    *testing.T
+	t    testing.TB
+	bin  string // the sesame executable
 	home string
 	run  string
 	env  []string
 }
 
-func newSandbox(t *testing.T) *sandbox {
+func newSandbox(t testing.TB) *sandbox {
 	t.Helper()
 	// Unix socket paths are limited to 108 bytes: keep the runtime dir short.
 	run, err := os.MkdirTemp("", "ss")
@@ -37,7 +38,7 @@ func newSandbox(t *testing.T) *sandbox {
 		t.Fatal(err)
 	}
 	os.Chmod(run, 0o700)
-	sb := &sandbox{t: t, home: t.TempDir(), run: run}
+	sb := &sandbox{t: t, bin: "sesame", home: t.TempDir(), run: run}
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "HOME=") && !strings.HasPrefix(kv, "XDG_") && !strings.HasPrefix(kv, "SESAME_") {
 			sb.env = append(sb.env, kv)
@@ -64,7 +65,7 @@ func (sb *sandbox) sesame(stdin string, args ...string) []byte {
 }
 
 func (sb *sandbox) try(stdin string, args ...string) ([]byte, []byte, error) {
-	cmd := exec.Command("sesame", args...)
+	cmd := exec.Command(sb.bin, args...)
 	cmd.Env = sb.env
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
@@ -75,7 +76,7 @@ func (sb *sandbox) try(stdin string, args ...string) ([]byte, []byte, error) {
 
 func (sb *sandbox) setBytes(profile, name string, value []byte) {
 	sb.t.Helper()
-	cmd := exec.Command("sesame", "secret", "set", "-p", profile, name)
+	cmd := exec.Command(sb.bin, "secret", "set", "-p", profile, name)
 	cmd.Env = sb.env
 	cmd.Stdin = bytes.NewReader(value)
 	if out, err := cmd.CombinedOutput(); err != nil {

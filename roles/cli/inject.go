@@ -297,7 +297,7 @@ object, exact for UTF-8 values (others are refused); {} when there is none.`,
 var errCap = errors.New("export: output buffer too small")
 
 // appendShell writes export NAME='value' with single quotes, inside which a POSIX shell
-// takes every byte literally; a single quote is written as '\''.
+// takes every byte literally; a single quote is written as '\”.
 func appendShell(b []byte, in injected) ([]byte, error) {
 	if i := indexByte(in.value, 0); i >= 0 {
 		return b, fmt.Errorf("secret %q holds a NUL byte, which no shell variable can hold", in.name)
@@ -395,4 +395,3 @@ func indexByte(b []byte, c byte) int {
 	}
 	return -1
 }
-

@@ -187,4 +187,3 @@ func dur(sec float64) string {
 	}
 	return d.Round(time.Second).String()
 }
-

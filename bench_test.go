@@ -48,10 +48,12 @@ func BenchmarkProcessVersion(b *testing.B) {
 	benchRun(b, sb, "--version")
 }
 
-func BenchmarkProcessStatus(b *testing.B)    { benchRun(b, benchSandbox(b, 0), "status") }
-func BenchmarkProcessSecretGet(b *testing.B) { benchRun(b, benchSandbox(b, 1), "secret", "get", "secret-00") }
-func BenchmarkProcessEnv1(b *testing.B)      { benchRun(b, benchSandbox(b, 1), "env", "--", "true") }
-func BenchmarkProcessEnv20(b *testing.B)     { benchRun(b, benchSandbox(b, 20), "env", "--", "true") }
+func BenchmarkProcessStatus(b *testing.B) { benchRun(b, benchSandbox(b, 0), "status") }
+func BenchmarkProcessSecretGet(b *testing.B) {
+	benchRun(b, benchSandbox(b, 1), "secret", "get", "secret-00")
+}
+func BenchmarkProcessEnv1(b *testing.B)  { benchRun(b, benchSandbox(b, 1), "env", "--", "true") }
+func BenchmarkProcessEnv20(b *testing.B) { benchRun(b, benchSandbox(b, 20), "env", "--", "true") }
 
 // BenchmarkProcessTrue is the floor: starting a static process that does nothing.
 func BenchmarkProcessTrue(b *testing.B) {

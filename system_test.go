@@ -382,3 +382,59 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestClientCannotWriteAudit: hub.audit is for roles only; nothing a client says is logged.
+func TestClientCannotWriteAudit(t *testing.T) {
+	sb := newSandbox(t)
+	sb.sesame("pw\n", "init", "--kdf-time", "1", "--kdf-memory", "8")
+	cl := sb.dial()
+	err := cl.Call(context.Background(), api.HubAudit, "", &api.AuditEvent{Event: "secret.get", Profile: "default", Name: "forged", OK: true}, nil)
+	if bus.ErrCode(err) != bus.CodeDenied {
+		t.Fatalf("client audit event: %v", err)
+	}
+	out := sb.sesame("", "audit", "tail", "--json", "-n", "1000")
+	if bytes.Contains(out, []byte("forged")) {
+		t.Fatal("a client's event reached the log")
+	}
+	sb.sesame("", "audit", "verify")
+}
+
+// TestUnlockBackoffSurvivesRestart: failed unlocks back off 1 s, 2 s, 4 s…; the count is kept
+// across a restart of the secrets role; success resets it.
+func TestUnlockBackoffSurvivesRestart(t *testing.T) {
+	sb := newSandbox(t)
+	sb.sesame("pw\n", "init", "--kdf-time", "1", "--kdf-memory", "8")
+	sb.sesame("", "lock")
+	fail := func(want string) {
+		t.Helper()
+		_, errb, err := sb.try("wrong\n", "unlock")
+		if err == nil || !bytes.Contains(errb, []byte(want)) {
+			t.Fatalf("want %q, got %v %s", want, err, errb)
+		}
+	}
+	fail("incorrect password") // 1st failure: 1 s
+	fail("try again in")       // refused without trying
+	time.Sleep(1100 * time.Millisecond)
+	fail("incorrect password") // 2nd: 2 s
+	fail("try again in 2s")
+	// Restart the secrets role in the middle of the delay.
+	pid := sb.status()["secrets"]
+	syscall.Kill(int(pid), syscall.SIGKILL)
+	waitFor(t, func() bool { p := sb.status()["secrets"]; return p != 0 && p != pid })
+	// Even the right password is not tried before the delay is over.
+	_, errb, err := sb.try("pw\n", "unlock")
+	if err == nil || !bytes.Contains(errb, []byte("try again in")) {
+		t.Fatalf("delay lost across restart: %v %s", err, errb)
+	}
+	time.Sleep(2100 * time.Millisecond)
+	sb.sesame("pw\n", "unlock")
+	// Reset: the next failure waits 1 s again, not 4.
+	sb.sesame("", "lock")
+	fail("incorrect password")
+	time.Sleep(1100 * time.Millisecond)
+	fail("incorrect password")
+	out := sb.sesame("", "audit", "tail", "--json", "-n", "1000")
+	if n := bytes.Count(out, []byte(`"event":"unlock"`)); n < 5 {
+		t.Fatalf("%d unlock events audited", n)
+	}
+}

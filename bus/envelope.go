@@ -70,6 +70,7 @@ const (
 	CodeNoProfile   = "no-profile"   // unknown profile
 	CodeExists      = "exists"       // refusing to overwrite
 	CodeBadFactor   = "bad-factor"   // wrong password or key
+	CodeThrottled   = "throttled"    // too many failed attempts: wait
 	CodeInternal    = "internal"
 )
 

@@ -13,6 +13,9 @@ type RoleConfig struct {
 	RuntimeDir string
 	Handler    Handler
 	Logf       func(format string, args ...any)
+	// Connected, when set, is called with the connection once it is up, before readiness
+	// is reported; the role can use it to send its own requests (audit events).
+	Connected func(*Client)
 }
 
 // ServeRole connects a role to the hub with its provisioned key, reports readiness, and
@@ -29,6 +32,9 @@ func ServeRole(ctx context.Context, getenv func(string) string, cfg RoleConfig) 
 		return err
 	}
 	defer cl.Close()
+	if cfg.Connected != nil {
+		cfg.Connected(cl)
+	}
 	if err := SignalReady(getenv); err != nil {
 		return err
 	}

@@ -179,3 +179,34 @@ func DecodeEntries(b []byte) ([]Entry, error) {
 	}
 	return out, nil
 }
+
+// Kinds for the audit log, which the hub keeps.
+const (
+	// HubAudit records an event. Only roles may send it; the hub stamps the sending role
+	// itself and refuses it from clients.
+	HubAudit = "hub.audit" // AuditEvent → nothing (answered once the line is on disk)
+	// HubAuditHead returns the running hub's head of the chain (AuditHead).
+	HubAuditHead = "hub.audit-head"
+)
+
+// AuditEvent is one event a role reports. Never put a secret value here.
+type AuditEvent struct {
+	_msgpack struct{} `msgpack:",as_array"`
+
+	Event   string // e.g. "secret.get", "unlock"
+	Profile string
+	Name    string   // the secret, when one
+	Names   []string // the secrets, when several
+	Caller  *bus.Caller
+	OK      bool
+	Error   string
+	Detail  map[string]string
+}
+
+// AuditHead is the last sequence number and hash of the audit chain.
+type AuditHead struct {
+	_msgpack struct{} `msgpack:",as_array"`
+
+	Seq  uint64
+	Hash string
+}

@@ -130,6 +130,7 @@ func (st *state) commands() []*cli.Command {
 		st.upCommand(),
 		st.downCommand(),
 		st.statusCommand(),
+		st.auditCommand(),
 	}
 	cmds = append(cmds, st.secretCommands()...)
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].Name < cmds[j].Name })

@@ -8,15 +8,19 @@
 //  1. harden the process (not dumpable, no core files);
 //  2. read its key and the roles' public keys from the supervisor (bus.ReadBoot);
 //  3. listen on the bus socket in the runtime directory and publish bus.pub;
+//     open the audit log ($XDG_STATE_HOME/sesame/audit, see package audit), which only the
+//     hub writes, on behalf of the roles (hub.audit);
 //  4. report ready (bus.SignalReady) and serve until SIGTERM.
 package profile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 
+	"github.com/open-sesame/sesame/audit"
 	"github.com/open-sesame/sesame/bus"
 	"github.com/open-sesame/sesame/roles/api"
 	"github.com/open-sesame/sesame/roles/env"
@@ -45,6 +49,25 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 		return fmt.Errorf("profile: %w", err)
 	}
 	defer ln.Close()
+	state, err := e.StateDir()
+	if err != nil {
+		return fmt.Errorf("profile: %w", err)
+	}
+	alog, err := audit.Open(filepath.Join(state, "sesame", "audit"), audit.Options{Now: e.Now})
+	var brk *audit.BreakError
+	if errors.As(err, &brk) {
+		// Record the break in the chain itself and go on: a log that stops on tampering is
+		// a log an attacker can switch off.
+		e.Logf("%v", brk)
+		if aerr := alog.Append(&audit.Entry{Role: "profile", Event: "audit.break", Error: brk.Error()}); aerr != nil {
+			return fmt.Errorf("profile: %w", aerr)
+		}
+	} else if err != nil {
+		return fmt.Errorf("profile: %w", err)
+	}
+	defer alog.Close()
+	aud := newAuditor(alog)
+	go aud.run(ctx)
 	started := e.Now()
 	var hub *bus.Hub
 	hub, err = bus.NewHub(bus.HubConfig{
@@ -52,6 +75,8 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 		Roles:  id.Roles,
 		Logf:   e.Logf,
 		Local: map[string]bus.LocalHandler{
+			api.HubAudit:     aud.handle,
+			api.HubAuditHead: aud.head,
 			api.HubStatus: func(context.Context, *bus.Caller, *bus.Envelope) (any, error) {
 				return &api.HubStatusReply{
 					Version: e.Version,

@@ -90,6 +90,7 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 		RuntimeDir: rdir,
 		Handler:    s.handle,
 		Logf:       e.Logf,
+		Connected:  func(cl *bus.Client) { go s.audit.run(ctx, cl) },
 	})
 	if err != nil {
 		return fmt.Errorf("secrets: %w", err)
@@ -103,9 +104,13 @@ type server struct {
 	seal *bus.Keypair
 	idle time.Duration
 
+	audit *reporter
+	kdf   chan struct{} // a slot per Argon2id derivation allowed at once
+
 	mu struct {
 		sync.Mutex
-		open map[string]*entry // vaults opened so far, by profile
+		open      map[string]*entry      // vaults opened so far, by profile
+		unlocking map[string]*sync.Mutex // one unlock attempt at a time per profile
 	}
 }
 
@@ -116,8 +121,9 @@ type entry struct {
 }
 
 func newServer(e *env.Env, data string, seal *bus.Keypair, idle time.Duration) *server {
-	s := &server{e: e, data: data, seal: seal, idle: idle}
+	s := &server{e: e, data: data, seal: seal, idle: idle, audit: newReporter(e.Logf), kdf: make(chan struct{}, 2)}
 	s.mu.open = make(map[string]*entry)
+	s.mu.unlocking = make(map[string]*sync.Mutex)
 	return s
 }
 
@@ -172,6 +178,7 @@ func (s *server) idleLoop(ctx context.Context) {
 				if !en.v.Locked() && now.Sub(en.used) >= s.idle {
 					en.v.Lock()
 					s.e.Logf("locked %q after %v unused", p, s.idle)
+					s.audit.report(&api.AuditEvent{Event: "lock", Profile: p, OK: true, Detail: map[string]string{"reason": "idle", "after": s.idle.String()}})
 				}
 			}
 			s.mu.Unlock()
@@ -179,33 +186,61 @@ func (s *server) idleLoop(ctx context.Context) {
 	}
 }
 
+// handle serves one request and reports it to the audit log: which operation, on which
+// secrets (names, never values), for which caller, and whether it worked.
 func (s *server) handle(ctx context.Context, req *bus.Envelope) (any, error) {
+	ev := &api.AuditEvent{Profile: req.Profile, Caller: req.Caller}
+	body, err := s.serve(ctx, req, ev)
+	if ev.Event != "" {
+		ev.OK = err == nil
+		if err != nil {
+			ev.Error = err.Error()
+		}
+		s.audit.report(ev)
+	}
+	return body, err
+}
+
+func (s *server) serve(ctx context.Context, req *bus.Envelope, ev *api.AuditEvent) (any, error) {
 	switch req.Kind {
 	case api.SecretsProfiles:
 		return s.profiles()
 	case api.SecretsCreate:
+		ev.Event = "profile.create"
 		return nil, s.create(req)
 	case api.SecretsDrop:
+		ev.Event = "profile.delete"
 		return nil, s.drop(req.Profile)
 	case api.SecretsUnlock:
+		ev.Event = "unlock"
 		return nil, s.unlock(req)
 	case api.SecretsLock:
-		return s.lock(req.Profile)
+		ev.Event = "lock"
+		r, err := s.lock(req.Profile)
+		if r != nil {
+			ev.Names = r.Locked
+		}
+		return r, err
 	case api.SecretsGet:
-		return s.get(req)
+		ev.Event = "secret.get"
+		return s.get(req, ev)
 	case api.SecretsSet:
-		return nil, s.set(req)
+		ev.Event = "secret.set"
+		return nil, s.set(req, ev)
 	case api.SecretsDelete:
+		ev.Event = "secret.delete"
 		var r api.NameRequest
 		if err := decode(req, &r); err != nil {
 			return nil, err
 		}
+		ev.Name = r.Name
 		v, err := s.unlocked(req.Profile)
 		if err != nil {
 			return nil, err
 		}
 		return nil, vaultErr(v.Delete(r.Name), req.Profile, r.Name)
 	case api.SecretsList:
+		ev.Event = "secret.list"
 		v, err := s.unlocked(req.Profile)
 		if err != nil {
 			return nil, err
@@ -345,7 +380,7 @@ func (s *server) drop(profile string) error {
 	if _, err := os.Stat(p); errors.Is(err, os.ErrNotExist) {
 		return bus.Errorf(bus.CodeNoProfile, "no profile %q", profile)
 	}
-	for _, f := range []string{p, p + "-wal", p + "-shm"} {
+	for _, f := range []string{p, p + "-wal", p + "-shm", s.throttle(profile).path} {
 		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("secrets: delete profile %q: %w", profile, err)
 		}
@@ -363,18 +398,51 @@ func (s *server) unlock(req *bus.Envelope) error {
 	if err != nil {
 		return err
 	}
+	// One attempt at a time per profile, so guesses cannot run in parallel; the backoff is
+	// checked before the password is even opened.
+	mu := s.unlockLock(req.Profile)
+	mu.Lock()
+	defer mu.Unlock()
+	th := s.throttle(req.Profile)
+	if wait := th.wait(s.e.Now()); wait > 0 {
+		return bus.Errorf(bus.CodeThrottled, "too many failed unlocks of %q: try again in %v", req.Profile, wait.Round(time.Second))
+	}
 	pw, err := s.openSealed(r.Sealed, api.AD(api.SecretsUnlock, req.Profile))
 	if err != nil {
 		return err
 	}
 	defer pw.Destroy()
-	// Argon2id runs here, in this request's own goroutine: other requests are not held up.
-	if err := v.Unlock(pw.Bytes()); err != nil {
+	// Argon2id runs here, in this request's goroutine, so other requests are not held up;
+	// s.kdf bounds how many run at once (each takes its memory cost in RAM).
+	s.kdf <- struct{}{}
+	err = v.Unlock(pw.Bytes())
+	<-s.kdf
+	if err != nil {
+		if errors.Is(err, vault.ErrBadFactor) {
+			if terr := th.fail(s.e.Now()); terr != nil {
+				s.e.Logf("%v", terr)
+			}
+		}
 		s.e.Logf("failed unlock of %q by %v", req.Profile, req.Caller)
 		return vaultErr(err, req.Profile, "")
 	}
+	if terr := th.reset(); terr != nil {
+		s.e.Logf("%v", terr)
+	}
 	s.e.Logf("unlocked %q for %v", req.Profile, req.Caller)
 	return nil
+}
+
+// unlockLock returns the mutex that serialises unlocks of one profile.
+func (s *server) unlockLock(profile string) *sync.Mutex {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.mu.unlocking[profile]
+	if m == nil {
+		m = new(sync.Mutex)
+		s.mu.unlocking[profile] = m
+	}
+	return m
 }
 
 func (s *server) lock(profile string) (*api.LockReply, error) {
@@ -399,11 +467,12 @@ func (s *server) lock(profile string) (*api.LockReply, error) {
 	return out, nil
 }
 
-func (s *server) get(req *bus.Envelope) (*api.GetReply, error) {
+func (s *server) get(req *bus.Envelope, ev *api.AuditEvent) (*api.GetReply, error) {
 	var r api.GetRequest
 	if err := decode(req, &r); err != nil {
 		return nil, err
 	}
+	ev.Names = r.Names
 	if r.ReplyKey.IsZero() {
 		return nil, bus.Errorf(bus.CodeBadRequest, "secrets.get: no reply key")
 	}
@@ -416,6 +485,7 @@ func (s *server) get(req *bus.Envelope) (*api.GetReply, error) {
 		if names, err = v.List(); err != nil {
 			return nil, vaultErr(err, req.Profile, "")
 		}
+		ev.Names = names
 	}
 	for _, n := range names {
 		if err := vault.ValidateName(n); err != nil {
@@ -462,11 +532,12 @@ func (s *server) get(req *bus.Envelope) (*api.GetReply, error) {
 	return &api.GetReply{Sealed: sealed}, nil
 }
 
-func (s *server) set(req *bus.Envelope) error {
+func (s *server) set(req *bus.Envelope, ev *api.AuditEvent) error {
 	var r api.SetRequest
 	if err := decode(req, &r); err != nil {
 		return err
 	}
+	ev.Name = r.Name
 	if err := vault.ValidateName(r.Name); err != nil {
 		return bus.Errorf(bus.CodeBadRequest, "%v", err)
 	}

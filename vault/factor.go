@@ -23,14 +23,14 @@ type KDFParams struct {
 // DefaultKDF is the Argon2id cost used for new vaults: 128 MiB, 6 passes,
 // 2 lanes.
 //
-// Measured on the 2-core development VM (x/crypto v0.59.0, amd64, Go 1.26):
-// one derivation takes 0.37 s when the machine is idle (minimum of 8) and
-// about 0.6 s when it is busy. For comparison, RFC 9106's second
-// recommendation (t=3, 64 MiB, p=4) took 0.09–0.18 s there. Memory is the
-// parameter that costs an attacker most (area × time), so the default spends
-// the time budget on 128 MiB rather than on more passes over 64 MiB, while
-// keeping the transient allocation acceptable for a small role process.
-// BenchmarkUnlockDefaultKDF reports the current figure.
+// Measured on the 2-core development VM (x/crypto v0.59.0, Go 1.26, amd64):
+// one derivation took 0.35 s (minimum of 9) and 0.37 s (median) with the
+// machine lightly loaded, and 0.58–0.66 s while other builds were running;
+// in the same light-load run RFC 9106's second recommendation (t=3, 64 MiB,
+// p=4) took 0.08–0.10 s. Memory is what costs an attacker most (area ×
+// time), so the time budget goes to 128 MiB rather than to more passes over
+// 64 MiB, while the transient allocation stays acceptable for a small role
+// process. BenchmarkUnlockDefaultKDF reports the current figure.
 var DefaultKDF = KDFParams{Time: 6, MemoryKiB: 128 << 10, Threads: 2}
 
 // Bounds on KDF parameters accepted from callers and from headers. The upper

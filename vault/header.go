@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/chacha20poly1305"
@@ -293,13 +294,7 @@ func checkToken(s string, max int) error {
 // factor returns the record with the given id, or nil.
 func (h *header) factor(id string) *factorRecord {
 	i, ok := slices.BinarySearchFunc(h.factors, id, func(f factorRecord, id string) int {
-		switch {
-		case f.id < id:
-			return -1
-		case f.id > id:
-			return 1
-		}
-		return 0
+		return strings.Compare(f.id, id)
 	})
 	if !ok {
 		return nil

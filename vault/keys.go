@@ -30,9 +30,9 @@ const (
 	aeadOverhead   = chacha20poly1305.Overhead
 )
 
-// HKDF info prefixes. Every info string is prefix + "\x00" + context, where
-// the context always starts with the 16-byte vault id, so keys never repeat
-// across vaults or purposes.
+// HKDF info and AEAD associated-data prefixes. Every info string is
+// prefix + "\x00" + context, where the context always contains the 16-byte
+// vault id, so keys never repeat across vaults or purposes.
 const (
 	infoLookup    = "sesame vault v1 lookup"
 	infoName      = "sesame vault v1 name"

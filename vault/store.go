@@ -90,19 +90,26 @@ func migrations() []migration {
 
 // migrateV1 creates the secrets table. The meta table exists in every
 // version (it holds the schema version itself) and is made by initDB.
+//
+// The table is WITHOUT ROWID, keyed by the lookup id: a Get is one b-tree
+// descent instead of an index descent plus a table descent, which keeps a
+// Get in a 100,000-secret vault close to one in a 100-secret vault.
 func migrateV1(ctx context.Context, tx *sql.Tx) error {
 	_, err := tx.ExecContext(ctx, `CREATE TABLE secrets (
 		lid   BLOB PRIMARY KEY NOT NULL, -- HMAC-SHA256(lookup key, name)
 		nonce BLOB NOT NULL,             -- 24 random bytes, new on every write
 		name  BLOB NOT NULL,             -- XChaCha20-Poly1305 of the name
 		value BLOB NOT NULL              -- XChaCha20-Poly1305 of the value
-	)`)
+	) WITHOUT ROWID`)
 	return err
 }
 
+// errBadSchema reports a meta 'schema' value that is not a positive integer.
+var errBadSchema = errors.New("schema version is not a positive integer")
+
 // schemaOf returns the schema version in meta, or 0 if there is none.
 func schemaOf(ctx context.Context, tx *sql.Tx) (int, error) {
-	var v int64
+	var v any
 	err := tx.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'schema'`).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
@@ -110,10 +117,15 @@ func schemaOf(ctx context.Context, tx *sql.Tx) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return int(v), nil
+	n, ok := v.(int64)
+	if !ok || n < 1 || n > 1<<20 {
+		return 0, errBadSchema
+	}
+	return int(n), nil
 }
 
-// errNewerSchema is wrapped by migrate when the file is newer than list.
+// newerSchemaError is returned by migrate when the file is newer than the
+// migrations it was given.
 type newerSchemaError struct{ have, know int }
 
 func (e *newerSchemaError) Error() string {

@@ -300,3 +300,44 @@ func TestOpenDoesNotCreate(t *testing.T) {
 		t.Error("the missing database now exists")
 	}
 }
+
+// TestDatabaseDamage edits the tables of a closed vault.
+func TestDatabaseDamage(t *testing.T) {
+	for _, tc := range []struct{ name, sql, msg string }{
+		{"no meta", `DROP TABLE meta`, "corrupt database: no meta table"},
+		{"no schema", `DELETE FROM meta WHERE key = 'schema'`, "corrupt database: no schema version"},
+		{"text schema", `UPDATE meta SET value = 'one' WHERE key = 'schema'`, "corrupt database: schema version is not a positive integer"},
+		{"negative schema", `UPDATE meta SET value = -1 WHERE key = 'schema'`, "corrupt database: schema version is not a positive integer"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := newVault(t, "work")
+			path := v.Path()
+			v.Close()
+			rawExec(t, path, tc.sql)
+			_, err := Open(path, "work")
+			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), tc.msg) {
+				t.Errorf("Open = %v, want ErrCorrupt containing %q", err, tc.msg)
+			}
+		})
+	}
+}
+
+// TestReadOnlyFile: a vault file left 0400 is repaired before SQLite opens
+// it, so writes work.
+func TestReadOnlyFile(t *testing.T) {
+	v := newVault(t, "work")
+	path := v.Path()
+	v.Close()
+	if err := os.Chmod(path, 0o400); err != nil {
+		t.Fatal(err)
+	}
+	w, err := Open(path, "work")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := w.Unlock([]byte(testPassword)); err != nil {
+		t.Fatal(err)
+	}
+	mustSet(t, w, "k", "v")
+}

@@ -40,6 +40,12 @@ type Vault struct {
 	profile string  // validated, equal to hdr.profile
 	hdr     *header // decoded at open; never modified
 	db      *sql.DB
+	// stmt holds the hot statements, prepared once (database/sql prepares
+	// them again on each pooled connection as needed). Set at open, closed
+	// by Close.
+	stmt struct {
+		get, set, delete *sql.Stmt
+	}
 
 	// state is everything that changes after Open.
 	state struct {
@@ -278,6 +284,9 @@ func open(path, profile string) (*Vault, error) {
 	if err := ensureDir(filepath.Dir(path)); err != nil {
 		return nil, err
 	}
+	if err := fixFileModes(path); err != nil { // before SQLite opens them
+		return nil, err
+	}
 	db, err := openDB(path)
 	if err != nil {
 		return nil, dbError(path, err)
@@ -291,11 +300,21 @@ func open(path, profile string) (*Vault, error) {
 		db.Close()
 		return nil, fmt.Errorf("%q is the vault of profile %q", path, h.profile)
 	}
-	if err := fixFileModes(path); err != nil {
+	if err := fixFileModes(path); err != nil { // and the -wal and -shm it made
 		db.Close()
 		return nil, err
 	}
-	return &Vault{path: path, profile: profile, hdr: h, db: db}, nil
+	v := &Vault{path: path, profile: profile, hdr: h, db: db}
+	for _, s := range []struct {
+		stmt  **sql.Stmt
+		query string
+	}{{&v.stmt.get, sqlGet}, {&v.stmt.set, sqlSet}, {&v.stmt.delete, sqlDelete}} {
+		if *s.stmt, err = db.Prepare(s.query); err != nil {
+			db.Close()
+			return nil, dbError(path, err)
+		}
+	}
+	return v, nil
 }
 
 // readHeader migrates the schema and reads the header, in one transaction.
@@ -318,6 +337,9 @@ func readHeaderWith(db *sql.DB, path string, list []migration) (*header, error) 
 		return nil, &corruptError{path, "database", errors.New("no meta table")}
 	}
 	have, err := schemaOf(ctx, tx)
+	if errors.Is(err, errBadSchema) {
+		return nil, &corruptError{path, "database", err}
+	}
 	if err != nil {
 		return nil, dbError(path, err)
 	}
@@ -354,6 +376,13 @@ func (v *Vault) Profile() string { return v.profile }
 // Path returns the absolute path of the vault file.
 func (v *Vault) Path() string { return v.path }
 
+// isClosed reports whether Close was called.
+func (v *Vault) isClosed() bool {
+	v.state.RLock()
+	defer v.state.RUnlock()
+	return v.state.closed
+}
+
 // Locked reports whether the vault is locked (or closed).
 func (v *Vault) Locked() bool {
 	v.state.RLock()
@@ -380,7 +409,10 @@ func (v *Vault) Unlock(password []byte) error {
 	if len(inputs) == 0 {
 		return fmt.Errorf("vault: unlock %q: the vault has no password factor", v.profile)
 	}
-	if len(password) == 0 {
+	if len(password) == 0 { // never enrolled, so never right; skip Argon2id
+		if v.isClosed() {
+			return fmt.Errorf("vault: unlock %q: %w", v.profile, ErrClosed)
+		}
 		return fmt.Errorf("vault: unlock %q: %w", v.profile, ErrBadFactor)
 	}
 	return v.unlock(inputs)
@@ -394,10 +426,7 @@ func (v *Vault) unlock(inputs map[string][]byte) error {
 		}
 		return fmt.Errorf("vault: unlock %q: %w", v.profile, err)
 	}
-	v.state.RLock()
-	closed := v.state.closed
-	v.state.RUnlock()
-	if closed {
+	if v.isClosed() {
 		return fail(ErrClosed)
 	}
 	mk, err := unwrap(v.hdr, inputs)
@@ -516,6 +545,9 @@ func (v *Vault) Close() error {
 	v.lockLocked()
 	v.state.closed = true
 	v.state.Unlock()
+	v.stmt.get.Close()
+	v.stmt.set.Close()
+	v.stmt.delete.Close()
 	if err := v.db.Close(); err != nil {
 		return fmt.Errorf("vault: close %q: %w", v.profile, err)
 	}
@@ -550,18 +582,14 @@ func (v *Vault) Get(name string) (*secmem.Buf, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vault: get %q: %w", v.profile, err)
 	}
-	return v.get(context.Background(), v.db, k, name)
+	return v.get(context.Background(), v.stmt.get, k, name)
 }
 
-// queryer is a *sql.DB or a *sql.Tx.
-type queryer interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-// get reads and decrypts one secret. v.state must be held.
-func (v *Vault) get(ctx context.Context, q queryer, k *keys, name string) (*secmem.Buf, error) {
+// get reads and decrypts one secret with stmt (v.stmt.get, possibly bound
+// to a transaction). v.state must be held.
+func (v *Vault) get(ctx context.Context, stmt *sql.Stmt, k *keys, name string) (*secmem.Buf, error) {
 	r := record{lid: k.lookupID(name)}
-	err := q.QueryRowContext(ctx, sqlGet, r.lid).Scan(&r.nonce, &r.name, &r.value)
+	err := stmt.QueryRowContext(ctx, r.lid).Scan(&r.nonce, &r.name, &r.value)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("vault: get %q: secret %q: %w", v.profile, name, ErrNotFound)
 	}
@@ -600,9 +628,11 @@ func (v *Vault) GetMany(names []string) ([]*secmem.Buf, error) {
 		return nil, fmt.Errorf("vault: get %q: %w", v.profile, dbError(v.path, err))
 	}
 	defer tx.Rollback()
+	stmt := tx.StmtContext(ctx, v.stmt.get)
+	defer stmt.Close()
 	out := make([]*secmem.Buf, 0, len(names))
 	for _, name := range names {
-		buf, err := v.get(ctx, tx, k, name)
+		buf, err := v.get(ctx, stmt, k, name)
 		if err != nil {
 			for _, b := range out {
 				b.Destroy()
@@ -632,7 +662,7 @@ func (v *Vault) Set(name string, value []byte) error {
 		return fmt.Errorf("vault: set %q: %w", v.profile, err)
 	}
 	r := k.sealRecord(name, value, nil)
-	if _, err := v.db.Exec(sqlSet, r.lid, r.nonce, r.name, r.value); err != nil {
+	if _, err := v.stmt.set.Exec(r.lid, r.nonce, r.name, r.value); err != nil {
 		return fmt.Errorf("vault: set %q: secret %q: %w", v.profile, name, dbError(v.path, err))
 	}
 	if v.state.names != nil {
@@ -667,10 +697,7 @@ func (v *Vault) setMany(names []string, values [][]byte) error {
 		return fmt.Errorf("vault: set %q: %w", v.profile, dbError(v.path, err))
 	}
 	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, sqlSet)
-	if err != nil {
-		return fmt.Errorf("vault: set %q: %w", v.profile, dbError(v.path, err))
-	}
+	stmt := tx.StmtContext(ctx, v.stmt.set)
 	defer stmt.Close()
 	for i, name := range names {
 		r := k.sealRecord(name, values[i], nil)
@@ -701,7 +728,7 @@ func (v *Vault) Delete(name string) error {
 	if err != nil {
 		return fmt.Errorf("vault: delete %q: %w", v.profile, err)
 	}
-	res, err := v.db.Exec(sqlDelete, k.lookupID(name))
+	res, err := v.stmt.delete.Exec(k.lookupID(name))
 	if err != nil {
 		return fmt.Errorf("vault: delete %q: secret %q: %w", v.profile, name, dbError(v.path, err))
 	}
@@ -769,7 +796,8 @@ func (v *Vault) readNames(k *keys) (map[string]struct{}, error) {
 	return names, nil
 }
 
-// Len returns the number of secrets.
+// Len returns the number of secrets. Like every secret operation it needs
+// an unlocked vault.
 func (v *Vault) Len() (int, error) {
 	v.state.RLock()
 	defer v.state.RUnlock()

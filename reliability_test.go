@@ -231,7 +231,9 @@ func TestKillWholeUpAutostartRecovers(t *testing.T) {
 	}
 	old := sb.status()
 	syscall.Kill(pid, syscall.SIGKILL)
-	waitFor(t, func() bool { return syscall.Kill(int(old["secrets"]), 0) != nil && syscall.Kill(int(old["hub"]), 0) != nil })
+	waitFor(t, func() bool {
+		return syscall.Kill(int(old["secrets"]), 0) != nil && syscall.Kill(int(old["hub"]), 0) != nil
+	})
 	sb.sesame("pw\n", "unlock") // autostarts
 	if got := sb.sesame("", "secret", "get", "k"); string(got) != "v" {
 		t.Fatalf("after autostart: %q", got)

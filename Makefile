@@ -13,7 +13,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@2025.1.1
 FUZZTIME       ?= 4s
 FUZZTIME_LONG  ?= 2m
 
-.PHONY: all build run test test-go fuzz-short fuzz bench lint clean deps-test
+.PHONY: all build run test test-go fuzz-short fuzz bench bench-peers lint clean deps-test
 
 all: build
 
@@ -43,6 +43,10 @@ fuzz:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
+
+# sesame against pass, gopass, secret-tool, age and fzf on this machine; writes docs/benchmarks.md.
+bench-peers:
+	./bench/peers.sh
 
 lint:
 	$(GO) vet ./...

@@ -18,9 +18,10 @@ type RoleConfig struct {
 	Connected func(*Client)
 }
 
-// ServeRole connects a role to the hub with its provisioned key, reports readiness, and
-// serves requests until ctx ends (nil) or the hub goes away (an error: the supervisor restarts
-// the role once the hub is back).
+// ServeRole connects a role to the hub with its provisioned key, reports readiness (to the
+// supervisor's pipe, or to systemd with READY=1 and watchdog pings: see SignalReady), and
+// serves requests until ctx ends (nil) or the hub goes away (an error: the supervisor, or
+// systemd's Restart=on-failure, restarts the role once the hub is back).
 func ServeRole(ctx context.Context, getenv func(string) string, cfg RoleConfig) error {
 	cl, err := Dial(ctx, filepath.Join(cfg.RuntimeDir, SocketName), cfg.Identity.Hub, DialConfig{
 		Static:  cfg.Identity.Static,

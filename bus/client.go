@@ -34,11 +34,13 @@ type DialConfig struct {
 // Call may be used from many goroutines. Requests routed to a role are served by
 // DialConfig.Handler, each in its own goroutine.
 type Client struct {
-	c     *conn
-	hello HubHello
-	cfg   DialConfig
-	logf  func(string, ...any)
-	done  chan struct{}
+	c      *conn
+	static *Keypair
+	own    bool // static was made by Dial, and is destroyed by Close
+	hello  HubHello
+	cfg    DialConfig
+	logf   func(string, ...any)
+	done   chan struct{}
 
 	// Writes happen in the caller's goroutine, under wmu. waiting counts writers that want
 	// wmu; the last one of a burst flushes, so concurrent writers share one syscall without
@@ -63,14 +65,18 @@ var ErrClosed = errors.New("bus: connection to the hub closed")
 
 // Dial connects to the hub listening at path, whose static public key is hub.
 func Dial(ctx context.Context, path string, hub PublicKey, cfg DialConfig) (*Client, error) {
-	static := cfg.Static
+	static, own := cfg.Static, false
 	if static == nil {
 		kp, err := GenerateKeypair()
 		if err != nil {
 			return nil, err
 		}
-		defer kp.Destroy()
-		static = kp
+		static, own = kp, true
+		defer func() {
+			if own {
+				kp.Destroy()
+			}
+		}()
 	} else if cfg.Seal == nil {
 		return nil, errors.New("bus: dial: a role needs a seal key")
 	}
@@ -108,15 +114,18 @@ func Dial(ctx context.Context, path string, hub PublicKey, cfg DialConfig) (*Cli
 	}
 	nc.SetDeadline(time.Time{})
 	cl := &Client{
-		c:     c,
-		hello: hello,
-		cfg:   cfg,
-		logf:  cfg.Logf,
-		done:  make(chan struct{}),
+		c:      c,
+		static: static,
+		own:    own,
+		hello:  hello,
+		cfg:    cfg,
+		logf:   cfg.Logf,
+		done:   make(chan struct{}),
 	}
 	if cl.logf == nil {
 		cl.logf = func(string, ...any) {}
 	}
+	own = false // the Client destroys it now
 	cl.ctx, cl.cancel = context.WithCancel(context.Background())
 	cl.mu.pending = make(map[uint64]chan *Envelope)
 	go cl.readLoop()
@@ -130,6 +139,12 @@ func Dial(ctx context.Context, path string, hub PublicKey, cfg DialConfig) (*Cli
 	}
 	return cl, nil
 }
+
+// Key returns this connection's static key pair. An anonymous client's key is fresh for this
+// connection and may be used as the reply key of sealed requests (it lives in secure memory
+// until Close, so Close only after the last Open with it), which spares a key generation per
+// request.
+func (cl *Client) Key() *Keypair { return cl.static }
 
 // Role is the role the hub recognised this connection as ("" for a client).
 func (cl *Client) Role() string { return cl.hello.Role }
@@ -164,6 +179,11 @@ func (cl *Client) shutdown(why error) {
 		close(cl.done)
 		cl.cancel()
 		cl.c.nc.Close()
+		if cl.own {
+			// Calls still waiting for a sealed reply fail with ErrClosed before they could
+			// open it: nothing uses the key after this.
+			cl.static.Destroy()
+		}
 	})
 }
 

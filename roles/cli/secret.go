@@ -61,11 +61,7 @@ func sealTo(cl *bus.Client, ad, plaintext []byte) ([]byte, error) {
 // fetch gets secrets from one profile: the named ones, or all when names is nil. The values
 // are views into the returned buffer, which the caller destroys.
 func fetch(ctx context.Context, cl *bus.Client, profile string, names []string) (*secmem.Buf, []api.Entry, error) {
-	kp, err := bus.GenerateKeypair()
-	if err != nil {
-		return nil, nil, err
-	}
-	defer kp.Destroy()
+	kp := cl.Key() // this connection's fresh key: the reply is readable by this process only
 	var reply api.GetReply
 	req := &api.GetRequest{Names: names, All: names == nil, ReplyKey: kp.Public}
 	if err := cl.Call(ctx, api.SecretsGet, profile, req, &reply); err != nil {

@@ -129,8 +129,9 @@ func (st *state) commands() []*cli.Command {
 	cmds := []*cli.Command{
 		st.upCommand(),
 		st.downCommand(),
-		st.statusCommand(),
+		st.withDoctor(st.statusCommand()),
 		st.auditCommand(),
+		st.keysCommand(),
 	}
 	cmds = append(cmds, st.secretCommands()...)
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].Name < cmds[j].Name })

@@ -70,12 +70,34 @@
 //
 // # Unlock factors and policies
 //
-// A factor turns what the user presents into a 32-byte factor secret. The
-// only factor type so far is "password": Argon2id over the password with the
-// salt and cost stored in the factor's header record ([DefaultKDF] for new
-// vaults; each vault keeps its own parameters). The code is built for more
-// types (an ssh-agent signature, an age identity) behind one internal
-// interface.
+// A factor turns what the user presents into a 32-byte factor secret:
+//
+//	password   Argon2id over the password, with the salt and cost stored in
+//	           the factor's record ([DefaultKDF] for new factors; each keeps
+//	           its own parameters).
+//	ssh-agent  HKDF over a signature by an Ed25519 or RSA key that an
+//	           ssh-agent holds, of [SSHSignedData](profile, challenge): an
+//	           SSHSIG blob over a random 32-byte challenge stored in the
+//	           record with the public key and the pinned algorithm
+//	           (ssh-ed25519, or rsa-sha2-256 for RSA). Only deterministic
+//	           signatures can derive a key: ECDSA, DSA and FIDO (sk-) keys are
+//	           refused ([SSHAlgorithm]). The signature is checked against the
+//	           stored key before use. No Argon2id: a signature cannot be
+//	           guessed without the private key, so there is nothing to slow
+//	           down.
+//	age        HKDF over a random 32-byte key that the vault drew at
+//	           enrolment and encrypted to an age X25519 recipient; the record
+//	           holds the recipient and the age file. Whoever holds the
+//	           identity decrypts it ([AgeDecryptKey]).
+//
+// For ssh-agent and age the HKDF info is "sesame vault v1 factor <type>\x00"
+// || vault id || str8 profile || str8 factor id || parameters. The private
+// key of an ssh-agent factor never leaves the agent, and the identity of an
+// age factor never reaches the vault: the client presents the signature or
+// the decrypted key, which the vault sees only as a factor input
+// ([Vault.UnlockWith]). [Vault.Factors] lists the public part of every
+// factor (challenge, public key, recipient, age file) that a client needs
+// for that.
 //
 // The policy says which sets of factors unlock the vault: "any" one factor,
 // "all" of them together, or any k of the n ("k-of-n"). It is enforced
@@ -96,7 +118,30 @@
 // the lists themselves) is covered by the header MAC, checked right after
 // the master key is unwrapped. A wrong factor is reported as [ErrBadFactor]
 // without saying which factor was wrong; a header that unwraps but fails its
-// MAC is reported as [ErrCorrupt].
+// MAC is reported as [ErrCorrupt]. Inputs that do not cover any accepted
+// set are reported as [ErrMissingFactors], saying what is missing, before
+// any factor is derived.
+//
+// What each policy proves: with the file and fewer than the policy's number
+// of factors, every wrap lacks the secret of at least one of its factors,
+// and a missing factor secret is 256 bits (a signature, a random key, or the
+// output of Argon2id over a password the attacker must guess offline at
+// Argon2id's cost). "all" over a password and an ssh-agent key thus needs
+// both; "2-of-3" opens with any two and with no single one.
+// TestOfflineSubsets tries every subset of factors against every wrap,
+// offline. A k-of-n policy with 1 < k < n is limited to 8 factors (at most
+// C(8,4) = 70 wraps); "any" and "all" to 16.
+//
+// [Vault.ChangeFactors] adds and removes factors and changes the policy of
+// an unlocked vault: it keeps the wraps the new policy still calls for and
+// seals the others from the master key held while unlocked. A new wrap over
+// existing factors needs their secrets, so those factors are presented again
+// and proved against the master key ([InputsNeeded] says which): adding a
+// factor to an "any" vault, or removing one from an "any" or "k-of-n" vault,
+// needs nothing more; changing an "all" vault takes all its factors. The new
+// header replaces the old in one transaction, with a fresh MAC, and the WAL
+// is checkpointed at once. The master key does not change: a copy of the
+// file made earlier still opens with the factors of its time.
 //
 // # On-disk format
 //
@@ -134,8 +179,13 @@
 //	mac      [32] HMAC-SHA256(header key, everything above)
 //	checksum [32] SHA-256 of everything above
 //
-// Password parameters are salt [16] | time u32 | memory KiB u32 | threads
-// u8. The decoder is strict: every header has exactly one encoding, unknown
+// Factor parameters (at most 2048 bytes):
+//
+//	password   salt [16] | time u32 | memory KiB u32 | threads u8
+//	ssh-agent  challenge [32] | algorithm str8 | public key (SSH wire format)
+//	age        recipient str8 | age file (binary, at most 1 KiB)
+//
+// The decoder is strict: every header has exactly one encoding, unknown
 // fields are impossible, and a header of another version is refused with
 // [ErrUnsupported]. The magic, the version's position and the trailing
 // SHA-256 are the same in every version, so bit rot is reported as a
@@ -185,6 +235,6 @@
 //	vault: "/home/u/.local/share/sesame/vaults/work.db": corrupt header: checksum mismatch
 //
 // and wrap one of the sentinels [ErrLocked], [ErrNotFound], [ErrExists],
-// [ErrBadFactor], [ErrCorrupt], [ErrUnsupported], [ErrInvalid] or
+// [ErrBadFactor], [ErrMissingFactors], [ErrCorrupt], [ErrUnsupported], [ErrInvalid] or
 // [ErrClosed] where a caller may need to tell them apart.
 package vault

@@ -22,6 +22,12 @@ var (
 	// not unwrap the master key. It does not say which factor was wrong.
 	ErrBadFactor = errors.New("incorrect password")
 
+	// ErrMissingFactors is returned by [Vault.UnlockWith] and
+	// [Vault.ChangeFactors] when the factors presented, even if right, are
+	// not enough for the policy; the error says what is missing. No factor
+	// was tried, so it is not a failed attempt.
+	ErrMissingFactors = errors.New("more factors needed")
+
 	// ErrCorrupt is returned when the file is not a sesame vault, or its
 	// header or a record fails a structural or cryptographic check. The error
 	// names the file.

@@ -60,17 +60,38 @@ func (p KDFParams) validate() error {
 
 // Factor types, as stored in a factor record.
 const (
-	factorPassword = "password"
+	FactorPassword = "password"  // Argon2id over a password
+	FactorSSHAgent = "ssh-agent" // a signature by an ssh-agent's Ed25519 or RSA key
+	FactorAge      = "age"       // a random key encrypted to an age X25519 recipient
+
+	factorPassword = FactorPassword
 )
 
 // factorSecretLen is the length of every factor secret.
 const factorSecretLen = 32
 
+// factorCtx is what a factor secret is bound to besides its own parameters:
+// the vault, its profile and the factor's id.
+type factorCtx struct {
+	vaultID [vaultIDLen]byte
+	profile string
+	id      string
+}
+
+func (h *header) factorCtx(id string) factorCtx {
+	return factorCtx{vaultID: h.vaultID, profile: h.profile, id: id}
+}
+
+// errWrongInput is returned by derive for an input that is wrong on its
+// face (a signature that does not verify, a key of the wrong length): the
+// factor cannot be right, so no wrap is tried with it.
+var errWrongInput = errors.New("wrong factor input")
+
 // A factorType is one kind of unlock factor. It turns what the user presents
-// (a password today; an ssh-agent signature or an age identity later) into a
-// 32-byte factor secret, using the type-specific parameters stored in the
-// factor's header record. The wraps of the master key are keyed by HKDF over
-// the concatenated secrets of their factors, so a new factor type only has to
+// (a password, an ssh-agent signature, an age-decrypted key) into a 32-byte
+// factor secret, using the type-specific parameters stored in the factor's
+// header record. The wraps of the master key are keyed by HKDF over the
+// concatenated secrets of their factors, so a new factor type only has to
 // implement this interface and be listed in factorTypeOf.
 type factorType interface {
 	// checkParams validates the parameters of a factor record. It is called
@@ -78,9 +99,10 @@ type factorType interface {
 	// corrupt header rather than as a failed unlock.
 	checkParams(params []byte) error
 	// derive returns the factor secret for input under params. It returns
-	// an error only for a failure to compute (not for a wrong input, which
-	// shows up as a failed unwrap).
-	derive(params, input []byte) (*secmem.Buf, error)
+	// errWrongInput for an input that cannot be right, and another error
+	// only for a failure to compute; an input that merely is not the right
+	// one shows up as a failed unwrap.
+	derive(c factorCtx, params, input []byte) (*secmem.Buf, error)
 }
 
 // factorTypeOf returns the implementation of factor type typ, or nil if this
@@ -88,10 +110,30 @@ type factorType interface {
 // build); such factors are skipped at unlock.
 func factorTypeOf(typ string) factorType {
 	switch typ {
-	case factorPassword:
+	case FactorPassword:
 		return passwordFactor{}
+	case FactorSSHAgent:
+		return sshAgentFactor{}
+	case FactorAge:
+		return ageFactor{}
 	}
 	return nil
+}
+
+// hkdfFactor derives a factor secret from high-entropy input material with
+// HKDF-SHA256, binding it to the vault, the profile, the factor id and the
+// factor's parameters (info = purpose \x00 vault id | str8 profile | str8 id
+// | params). The result goes straight into secmem.
+func hkdfFactor(purpose string, c factorCtx, params, ikm []byte) (*secmem.Buf, error) {
+	info := append([]byte(nil), c.vaultID[:]...)
+	info = appendStr8(info, c.profile)
+	info = appendStr8(info, c.id)
+	info = append(info, params...)
+	k, err := hkdfKey(ikm, purpose, info)
+	if err != nil {
+		return nil, err
+	}
+	return secmem.FromBytes(k) // wipes k
 }
 
 // passwordFactor derives the factor secret with Argon2id.
@@ -142,13 +184,13 @@ func (passwordFactor) checkParams(params []byte) error {
 // they hold password-derived data until the garbage collector reuses the
 // memory. Its 32-byte output is moved into secmem at once and wiped. The
 // password itself is read in place and never copied by this package.
-func (passwordFactor) derive(params, password []byte) (*secmem.Buf, error) {
+func (passwordFactor) derive(_ factorCtx, params, password []byte) (*secmem.Buf, error) {
 	salt, p, err := decodePasswordParams(params)
 	if err != nil {
 		return nil, err
 	}
 	if len(password) == 0 {
-		return nil, errors.New("empty password")
+		return nil, errWrongInput // never enrolled, so never right
 	}
 	out := argon2.IDKey(password, salt, p.Time, p.MemoryKiB, p.Threads, factorSecretLen)
 	return secmem.FromBytes(out) // wipes out
@@ -166,7 +208,7 @@ func enrollPassword(id, label string, password []byte, kdf KDFParams) (factorRec
 	salt := make([]byte, passwordSaltLen)
 	rand.Read(salt) // never fails (crypto/rand aborts the process instead)
 	rec := factorRecord{id: id, typ: factorPassword, label: label, params: encodePasswordParams(salt, kdf)}
-	secret, err := passwordFactor{}.derive(rec.params, password)
+	secret, err := passwordFactor{}.derive(factorCtx{}, rec.params, password)
 	if err != nil {
 		return factorRecord{}, nil, err
 	}

@@ -28,7 +28,7 @@ const (
 	maxFactorIDLen = 32
 	maxTypeLen     = 32
 	maxLabelLen    = 255
-	maxParamsLen   = 1024
+	maxParamsLen   = 2048
 )
 
 // policyKind says which sets of factors unlock a vault.
@@ -40,16 +40,21 @@ const (
 	policyKOfN policyKind = 3 // any k factors together
 )
 
-// policy is the unlock policy. k is used only by policyKOfN and is zero
-// otherwise. The policy is enforced cryptographically: the header holds one
-// wrap of the master key for each set of factors the policy accepts (see
-// header.wraps), and nothing else.
-type policy struct {
+// Policy is the unlock policy of a vault: which sets of its factors unlock
+// it. k is used only by policyKOfN and is zero otherwise. The policy is
+// enforced cryptographically: the header holds one wrap of the master key
+// for each set of factors the policy accepts (see header.wraps), and nothing
+// else. Make one with [ParsePolicy].
+type Policy struct {
 	kind policyKind
 	k    uint8
 }
 
-func (p policy) String() string {
+// policy is the name the package uses internally.
+type policy = Policy
+
+// String returns "any", "all" or "K-of-n" (see [Policy.Format]).
+func (p Policy) String() string {
 	switch p.kind {
 	case policyAny:
 		return "any"
@@ -62,7 +67,7 @@ func (p policy) String() string {
 }
 
 // threshold returns how many of n factors a wrap combines under p.
-func (p policy) threshold(n int) (int, error) {
+func (p Policy) threshold(n int) (int, error) {
 	switch p.kind {
 	case policyAny:
 		if p.k == 0 {

@@ -31,7 +31,7 @@ func newVault(t testing.TB, profile string) *Vault {
 // passwords (factor id → password) under policy pol.
 func newMulti(t testing.TB, profile string, pol policy, passwords map[string]string) *Vault {
 	t.Helper()
-	v, err := create(Path(t.TempDir(), profile), profile, pol, func() ([]enrolled, error) {
+	v, err := create(Path(t.TempDir(), profile), profile, pol, func([vaultIDLen]byte) ([]enrolled, error) {
 		var out []enrolled
 		for id, pw := range passwords {
 			rec, s, err := enrollPassword(id, "password "+id, []byte(pw), testKDF)

@@ -194,8 +194,14 @@ func TestHeaderTamper(t *testing.T) {
 			editHeader(t, p, func(h *header) { h.wraps[0].ct[47] ^= 1 })
 		}, unlockBad, "incorrect password"},
 		{"factor type", func(t *testing.T, p string) {
-			editHeader(t, p, func(h *header) { h.factors[0].typ = "ssh-agent" })
+			editHeader(t, p, func(h *header) { h.factors[0].typ = "fido2" })
 		}, unlockBad, "no password factor"},
+		{"factor type ssh-agent", func(t *testing.T, p string) {
+			editHeader(t, p, func(h *header) { h.factors[0].typ = "ssh-agent" })
+		}, openCorrupt, "ssh-agent parameters are 25 bytes"},
+		{"factor type age", func(t *testing.T, p string) {
+			editHeader(t, p, func(h *header) { h.factors[0].typ = "age" })
+		}, openCorrupt, "age"},
 		{"factor id", func(t *testing.T, p string) {
 			editHeader(t, p, func(h *header) { h.factors[0].id = "other" })
 		}, openCorrupt, `corrupt header: wrap 0 is over factors ["password"], want ["other"]`},

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
@@ -36,10 +37,16 @@ const (
 // GetMany, Len) run in parallel; writes, List, Lock, Unlock's final step and
 // Close are exclusive.
 type Vault struct {
-	path    string  // absolute
-	profile string  // validated, equal to hdr.profile
-	hdr     *header // decoded at open; never modified
-	db      *sql.DB
+	path    string // absolute
+	profile string // validated, equal to hdr.profile
+	// hdr is the current header. A header is never modified once decoded
+	// or built: a factor change stores a whole new one (see ChangeFactors).
+	hdr atomic.Pointer[header]
+	db  *sql.DB
+	// change serialises ChangeFactors, the only writer of hdr after open.
+	change struct {
+		sync.Mutex
+	}
 	// stmt holds the hot statements, prepared once (database/sql prepares
 	// them again on each pooled connection as needed). Set at open, closed
 	// by Close.
@@ -84,7 +91,7 @@ func Create(path, profile string, password []byte, kdf KDFParams) (*Vault, error
 	if len(password) == 0 {
 		return fail(fmt.Errorf("%w password: empty", ErrInvalid))
 	}
-	v, err := create(path, profile, policy{kind: policyAny}, func() ([]enrolled, error) {
+	v, err := create(path, profile, policy{kind: policyAny}, func([vaultIDLen]byte) ([]enrolled, error) {
 		rec, secret, err := enrollPassword(factorPassword, "password", password, kdf)
 		if err != nil {
 			return nil, err
@@ -103,10 +110,10 @@ type enrolled struct {
 	secret *secmem.Buf
 }
 
-// create is Create for any policy and set of factors. enroll is called once
-// the path is known to be free, because it may be slow (Argon2id); create
-// destroys the secrets it returns.
-func create(path, profile string, pol policy, enroll func() ([]enrolled, error)) (*Vault, error) {
+// create is Create for any policy and set of factors. enroll is called with
+// the new vault's id once the path is known to be free, because it may be
+// slow (Argon2id); create destroys the secrets it returns.
+func create(path, profile string, pol policy, enroll func(vaultID [vaultIDLen]byte) ([]enrolled, error)) (*Vault, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
@@ -125,7 +132,9 @@ func create(path, profile string, pol policy, enroll func() ([]enrolled, error))
 		return nil, err
 	}
 
-	factors, err := enroll()
+	var vid [vaultIDLen]byte
+	rand.Read(vid[:])
+	factors, err := enroll(vid)
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +150,7 @@ func create(path, profile string, pol policy, enroll func() ([]enrolled, error))
 		return nil, err
 	}
 	rand.Read(mk.Bytes()) // never fails (crypto/rand aborts the process instead)
-	h, err := buildHeader(profile, pol, factors, mk)
+	h, err := buildHeaderWith(vid, profile, pol, factors, mk)
 	if err != nil {
 		mk.Destroy()
 		return nil, err
@@ -155,12 +164,12 @@ func create(path, profile string, pol policy, enroll func() ([]enrolled, error))
 		mk.Destroy()
 		return nil, err
 	}
-	if v.hdr.vaultID != h.vaultID { // another Create won the race between publish and open
+	if v.header().vaultID != h.vaultID { // another Create won the race between publish and open
 		mk.Destroy()
 		v.Close()
 		return nil, fmt.Errorf("%q: %w", abs, ErrExists)
 	}
-	k, err := newKeys(v.hdr, mk)
+	k, err := newKeys(v.header(), mk)
 	if err != nil {
 		mk.Destroy()
 		v.Close()
@@ -174,13 +183,21 @@ func create(path, profile string, pol policy, enroll func() ([]enrolled, error))
 // buildHeader makes the header of a new vault: a fresh vault id, the factor
 // records, one wrap of mk per factor set the policy accepts, and the MAC.
 func buildHeader(profile string, pol policy, factors []enrolled, mk *secmem.Buf) (*header, error) {
+	var vid [vaultIDLen]byte
+	rand.Read(vid[:])
+	return buildHeaderWith(vid, profile, pol, factors, mk)
+}
+
+// buildHeaderWith is buildHeader with the vault id given. factors must be
+// sorted by id.
+func buildHeaderWith(vid [vaultIDLen]byte, profile string, pol policy, factors []enrolled, mk *secmem.Buf) (*header, error) {
 	h := &header{
 		version: headerVersion,
+		vaultID: vid,
 		profile: profile,
 		created: time.Now().Unix(),
 		policy:  pol,
 	}
-	rand.Read(h.vaultID[:])
 	ids := make([]string, len(factors))
 	secrets := make(map[string]*secmem.Buf, len(factors))
 	for i, f := range factors {
@@ -188,7 +205,7 @@ func buildHeader(profile string, pol policy, factors []enrolled, mk *secmem.Buf)
 		ids[i] = f.rec.id
 		secrets[f.rec.id] = f.secret
 	}
-	t, err := pol.threshold(len(factors))
+	t, err := pol.Threshold(len(factors))
 	if err != nil {
 		return nil, err
 	}
@@ -304,7 +321,8 @@ func open(path, profile string) (*Vault, error) {
 		db.Close()
 		return nil, err
 	}
-	v := &Vault{path: path, profile: profile, hdr: h, db: db}
+	v := &Vault{path: path, profile: profile, db: db}
+	v.hdr.Store(h)
 	for _, s := range []struct {
 		stmt  **sql.Stmt
 		query string
@@ -370,6 +388,9 @@ func readHeaderWith(db *sql.DB, path string, list []migration) (*header, error) 
 	return h, nil
 }
 
+// header returns the current header.
+func (v *Vault) header() *header { return v.hdr.Load() }
+
 // Profile returns the vault's profile name.
 func (v *Vault) Profile() string { return v.profile }
 
@@ -401,7 +422,7 @@ func (v *Vault) Locked() bool {
 // not kept or modified; the caller should wipe it.
 func (v *Vault) Unlock(password []byte) error {
 	inputs := map[string][]byte{}
-	for _, f := range v.hdr.factors {
+	for _, f := range v.header().factors {
 		if f.typ == factorPassword {
 			inputs[f.id] = password
 		}
@@ -429,20 +450,21 @@ func (v *Vault) unlock(inputs map[string][]byte) error {
 	if v.isClosed() {
 		return fail(ErrClosed)
 	}
-	mk, err := unwrap(v.hdr, inputs)
+	h := v.header()
+	mk, err := unwrap(h, inputs)
 	if err != nil {
 		return fail(err)
 	}
-	mac, err := headerMAC(v.hdr, mk)
+	mac, err := headerMAC(h, mk)
 	if err != nil {
 		mk.Destroy()
 		return fail(err)
 	}
-	if !hmac.Equal(mac[:], v.hdr.mac[:]) {
+	if !hmac.Equal(mac[:], h.mac[:]) {
 		mk.Destroy()
 		return fail(&corruptError{v.path, "header", errors.New("authentication failed: the header was modified")})
 	}
-	k, err := newKeys(v.hdr, mk)
+	k, err := newKeys(h, mk)
 	if err != nil {
 		mk.Destroy()
 		return fail(err)
@@ -459,62 +481,6 @@ func (v *Vault) unlock(inputs map[string][]byte) error {
 	}
 	v.state.keys = k
 	return nil
-}
-
-// unwrap derives the secrets of the factors that have inputs, lazily and at
-// most once each, and tries every wrap whose factors all have inputs until
-// one opens. A wrong input makes the wrap fail to authenticate; that is
-// reported as ErrBadFactor, whichever factor was wrong.
-func unwrap(h *header, inputs map[string][]byte) (*secmem.Buf, error) {
-	secrets := map[string]*secmem.Buf{}
-	defer func() {
-		for _, s := range secrets {
-			s.Destroy()
-		}
-	}()
-	get := func(id string) (*secmem.Buf, error) {
-		if s, ok := secrets[id]; ok {
-			return s, nil
-		}
-		in, ok := inputs[id]
-		f := h.factor(id)
-		if !ok || f == nil {
-			return nil, nil
-		}
-		ft := factorTypeOf(f.typ)
-		if ft == nil {
-			return nil, nil
-		}
-		s, err := ft.derive(f.params, in)
-		if err != nil {
-			return nil, err
-		}
-		secrets[id] = s
-		return s, nil
-	}
-next:
-	for i := range h.wraps {
-		w := &h.wraps[i]
-		ss := make([]*secmem.Buf, len(w.ids))
-		for j, id := range w.ids {
-			s, err := get(id)
-			if err != nil {
-				return nil, err
-			}
-			if s == nil {
-				continue next
-			}
-			ss[j] = s
-		}
-		mk, err := openWrap(h, w, ss)
-		if err == nil {
-			return mk, nil
-		}
-		if !errors.Is(err, errAuth) {
-			return nil, err
-		}
-	}
-	return nil, ErrBadFactor
 }
 
 // Lock wipes the master key and the working keys and forgets the cached

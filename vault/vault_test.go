@@ -646,17 +646,21 @@ func TestPolicies(t *testing.T) {
 		ids   []string // enrolled factors
 		wraps int
 		ok    []map[string][]byte
-		bad   []map[string][]byte
+		bad   []map[string][]byte // enough factors, one wrong: ErrBadFactor
+		short []map[string][]byte // too few factors: ErrMissingFactors, nothing tried
 	}{
 		{policy{kind: policyAny}, []string{"a", "b"}, 2,
 			[]map[string][]byte{in("a"), in("b"), in("a", "b"), wrong(in("a", "b"), "a")},
-			[]map[string][]byte{in(), wrong(in("a"), "a"), wrong(wrong(in("a", "b"), "a"), "b")}},
+			[]map[string][]byte{wrong(in("a"), "a"), wrong(wrong(in("a", "b"), "a"), "b")},
+			[]map[string][]byte{in()}},
 		{policy{kind: policyAll}, []string{"a", "b", "c"}, 1,
 			[]map[string][]byte{in("a", "b", "c")},
-			[]map[string][]byte{in("a"), in("a", "b"), wrong(in("a", "b", "c"), "b")}},
+			[]map[string][]byte{wrong(in("a", "b", "c"), "b")},
+			[]map[string][]byte{in(), in("a"), in("a", "b"), wrong(in("a", "b"), "b")}},
 		{policy{kind: policyKOfN, k: 2}, []string{"a", "b", "c"}, 3,
 			[]map[string][]byte{in("a", "b"), in("a", "c"), in("b", "c"), in("a", "b", "c"), wrong(in("a", "b", "c"), "c")},
-			[]map[string][]byte{in("a"), in("c"), wrong(in("a", "b"), "a"), wrong(wrong(in("a", "b", "c"), "a"), "b")}},
+			[]map[string][]byte{wrong(in("a", "b"), "a"), wrong(wrong(in("a", "b", "c"), "a"), "b")},
+			[]map[string][]byte{in("a"), in("c"), wrong(in("b"), "b")}},
 	} {
 		t.Run(tc.pol.String(), func(t *testing.T) {
 			pws := map[string]string{}
@@ -665,8 +669,8 @@ func TestPolicies(t *testing.T) {
 			}
 			v := newMulti(t, "multi", tc.pol, pws)
 			mustSet(t, v, "k", "v")
-			if len(v.hdr.wraps) != tc.wraps {
-				t.Errorf("%d wraps, want %d", len(v.hdr.wraps), tc.wraps)
+			if len(v.header().wraps) != tc.wraps {
+				t.Errorf("%d wraps, want %d", len(v.header().wraps), tc.wraps)
 			}
 			v = reopen(t, v)
 			for _, m := range tc.bad {
@@ -676,6 +680,11 @@ func TestPolicies(t *testing.T) {
 				}
 				if err != nil && err.Error() != `vault: unlock "multi": incorrect password` {
 					t.Errorf("error %q names more than it should", err)
+				}
+			}
+			for _, m := range tc.short {
+				if err := v.unlock(m); !errors.Is(err, ErrMissingFactors) {
+					t.Errorf("unlock with %d inputs: %v, want ErrMissingFactors", len(m), err)
 				}
 			}
 			for _, m := range tc.ok {

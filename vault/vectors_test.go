@@ -14,6 +14,9 @@ import (
 	"strings"
 	"testing"
 
+	"filippo.io/age"
+	"golang.org/x/crypto/ssh"
+
 	"github.com/open-sesame/sesame/secmem"
 )
 
@@ -22,10 +25,11 @@ var update = flag.Bool("update", false, "regenerate the test vectors in testdata
 // A vector file is a block of "key: value" lines, a blank line, and an
 // optional hex body (whitespace is ignored):
 //
-//	expect: success | bad factor | header mac failure | corrupt header | unsupported
+//	expect: success | bad factor | missing factors | header mac failure | corrupt header | unsupported
 //	comment: free text
 //	profile: work                      (vault vectors)
 //	factor: <factor id> <password>     (repeatable: the inputs to unlock with)
+//	factor: <factor id> hex:<hex>      (a binary input: a signature, an age factor key)
 //	secret: <name>=<value>             (repeatable: vault vectors)
 //
 //	<hex of the header blob>           (header vectors)
@@ -63,6 +67,13 @@ func parseVector(t *testing.T, b []byte) vector {
 		case "factor":
 			id, pw, _ := strings.Cut(val, " ")
 			v.factors[id] = []byte(pw)
+			if h, ok := strings.CutPrefix(pw, "hex:"); ok {
+				b, err := hex.DecodeString(h)
+				if err != nil {
+					t.Fatal(err)
+				}
+				v.factors[id] = b
+			}
 		case "secret":
 			n, val, _ := strings.Cut(val, "=")
 			v.secrets = append(v.secrets, [2]string{n, val})
@@ -114,9 +125,15 @@ func TestHeaderVectors(t *testing.T) {
 				t.Error("re-encoding differs from the vector")
 			}
 			mk, err := unwrap(h, v.factors)
-			if v.expect == "bad factor" {
+			switch v.expect {
+			case "bad factor":
 				if !errors.Is(err, ErrBadFactor) {
 					t.Fatalf("unwrap = %v, want ErrBadFactor", err)
+				}
+				return
+			case "missing factors":
+				if !errors.Is(err, ErrMissingFactors) {
+					t.Fatalf("unwrap = %v, want ErrMissingFactors", err)
 				}
 				return
 			}
@@ -265,7 +282,7 @@ func genHeaderVectors(t *testing.T) {
 
 	w("password.txt", []string{"expect: success", "comment: one password factor, policy any, " + kdf, pw}, oneBlob)
 	w("password-wrong.txt", []string{"expect: bad factor", "comment: the same header, wrong password", "factor: password Correct horse battery staple"}, oneBlob)
-	w("password-no-input.txt", []string{"expect: bad factor", "comment: the same header, no factor given"}, oneBlob)
+	w("password-no-input.txt", []string{"expect: missing factors", "comment: the same header, no factor given"}, oneBlob)
 
 	edit := func(f func(h *header)) []byte {
 		h, err := decodeHeader(oneBlob)
@@ -317,16 +334,72 @@ func genHeaderVectors(t *testing.T) {
 
 	all := genHeader(t, policy{kind: policyAll}, map[string]string{"a": "alpha", "b": "bravo"})
 	w("all-2.txt", []string{"expect: success", "comment: policy all, both factors", "factor: a alpha", "factor: b bravo"}, all.encode())
-	w("all-2-one.txt", []string{"expect: bad factor", "comment: policy all, only one factor", "factor: a alpha"}, all.encode())
+	w("all-2-one.txt", []string{"expect: missing factors", "comment: policy all, only one factor", "factor: a alpha"}, all.encode())
 	w("all-2-one-wrong.txt", []string{"expect: bad factor", "comment: policy all, one factor wrong", "factor: a alpha", "factor: b BRAVO"}, all.encode())
 
 	k := genHeader(t, policy{kind: policyKOfN, k: 2}, map[string]string{"a": "alpha", "b": "bravo", "c": "charlie"})
 	w("2-of-3.txt", []string{"expect: success", "comment: policy 2-of-n over a, b, c; a and c given", "factor: a alpha", "factor: c charlie"}, k.encode())
-	w("2-of-3-one.txt", []string{"expect: bad factor", "comment: policy 2-of-n, only c given", "factor: c charlie"}, k.encode())
+	w("2-of-3-one.txt", []string{"expect: missing factors", "comment: policy 2-of-n, only c given", "factor: c charlie"}, k.encode())
 
 	unknown := genHeader(t, policy{kind: policyAny}, map[string]string{"password": testPassword},
-		factorRecord{id: "ssh", typ: "ssh-agent", label: "ssh key", params: []byte("opaque parameters of a future factor type")})
+		factorRecord{id: "fido", typ: "fido2", label: "token", params: []byte("opaque parameters of a future factor type")})
 	w("unknown-type.txt", []string{"expect: success", "comment: a factor of a type this build does not know is skipped; the password still unlocks", pw}, unknown.encode())
+	genFactorVectors(t, w)
+}
+
+// genFactorVectors writes the vectors of the ssh-agent and age factors, with
+// the fixed test keys (the Ed25519 signature is deterministic; the age factor
+// key is random and written out).
+func genFactorVectors(t *testing.T, w func(string, []string, []byte)) {
+	hexIn := func(id string, b []byte) string { return "factor: " + id + " hex:" + hex.EncodeToString(b) }
+	bad := genHeader(t, policy{kind: policyAny}, map[string]string{"password": testPassword},
+		factorRecord{id: "ssh", typ: "fido2", label: "ssh key", params: []byte("opaque parameters of a future factor type")})
+	bad.factors[1].typ = "ssh-agent" // what a build that did not know ssh-agent would have accepted
+	w("ssh-agent-bad-params.txt", []string{"expect: corrupt header", "comment: a factor of type ssh-agent whose parameters are not ssh-agent parameters", "factor: password " + testPassword}, bad.encode())
+
+	mk, _ := secmem.New(masterKeyLen)
+	defer mk.Destroy()
+	rand.Read(mk.Bytes())
+	var vid [vaultIDLen]byte
+	rand.Read(vid[:])
+	build := func(pol policy, es ...Enrollment) (*header, map[string][]byte) {
+		var fs []enrolled
+		taken := map[string]bool{}
+		for i := range es {
+			id := nextFactorID(taken, es[i].Type)
+			taken[id] = true
+			rec, s, err := enroll(factorCtx{vaultID: vid, profile: "work", id: id}, &es[i])
+			if err != nil {
+				t.Fatal(err)
+			}
+			fs = append(fs, enrolled{rec, s})
+		}
+		slices.SortFunc(fs, func(a, b enrolled) int { return strings.Compare(a.rec.id, b.rec.id) })
+		h, err := buildHeaderWith(vid, "work", pol, fs, mk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := map[string][]byte{}
+		for _, f := range fs {
+			f.secret.Destroy()
+			in[f.rec.id] = factorInput(t, "work", f.rec.info(), testPassword, []ssh.Signer{testEd25519(t)}, []age.Identity{testAge(t)})
+		}
+		return h, in
+	}
+	s, in := build(policy{kind: policyAll}, Enrollment{Type: FactorPassword, Input: []byte(testPassword), KDF: testKDF}, sshEnrollment(t, testEd25519(t), "work"))
+	pw := "factor: password " + testPassword
+	w("all-password-ssh.txt", []string{"expect: success", "comment: policy all, a password and an Ed25519 ssh-agent key (the signature is the input)", pw, hexIn("ssh-agent", in["ssh-agent"])}, s.encode())
+	w("all-password-ssh-one.txt", []string{"expect: missing factors", "comment: policy all, the ssh-agent signature only", hexIn("ssh-agent", in["ssh-agent"])}, s.encode())
+	sig := bytes.Clone(in["ssh-agent"])
+	sig[10] ^= 1
+	w("all-password-ssh-bad-sig.txt", []string{"expect: bad factor", "comment: policy all, the signature with one bit flipped", pw, hexIn("ssh-agent", sig)}, s.encode())
+
+	a, in := build(policy{kind: policyKOfN, k: 2}, Enrollment{Type: FactorPassword, Input: []byte(testPassword), KDF: testKDF}, sshEnrollment(t, testEd25519(t), "work"), Enrollment{Type: FactorAge, Recipient: testAgeRecipient})
+	w("2-of-3-ssh-age.txt", []string{"expect: success", "comment: policy 2-of-3 over a password, an ssh-agent key and an age identity; ssh-agent and age given", hexIn("age", in["age"]), hexIn("ssh-agent", in["ssh-agent"])}, a.encode())
+	w("2-of-3-age-one.txt", []string{"expect: missing factors", "comment: policy 2-of-3, the age key only", hexIn("age", in["age"])}, a.encode())
+	key := bytes.Clone(in["age"])
+	key[0] ^= 1
+	w("2-of-3-age-wrong.txt", []string{"expect: bad factor", "comment: policy 2-of-3, password right, age key with one bit flipped", "factor: password " + testPassword, hexIn("age", key)}, a.encode())
 }
 
 // genVaultVector regenerates testdata/vault/v1.db and v1.txt.

@@ -90,7 +90,7 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 		RuntimeDir: rdir,
 		Handler:    s.handle,
 		Logf:       e.Logf,
-		Connected:  func(cl *bus.Client) { go s.audit.run(ctx, cl) },
+		Connected:  func(cl *bus.Client) { s.audit.cl.Store(cl); go s.audit.run(ctx, cl) },
 	})
 	if err != nil {
 		return fmt.Errorf("secrets: %w", err)
@@ -191,12 +191,21 @@ func (s *server) idleLoop(ctx context.Context) {
 func (s *server) handle(ctx context.Context, req *bus.Envelope) (any, error) {
 	ev := &api.AuditEvent{Profile: req.Profile, Caller: req.Caller}
 	body, err := s.serve(ctx, req, ev)
-	if ev.Event != "" {
-		ev.OK = err == nil
-		if err != nil {
-			ev.Error = err.Error()
-		}
+	if ev.Event == "" {
+		return body, err
+	}
+	ev.OK = err == nil
+	if err != nil {
+		ev.Error = err.Error()
+	}
+	switch ev.Event {
+	case "secret.get", "secret.list", "secret.set", "secret.delete":
 		s.audit.report(ev)
+	default:
+		// Changes of who can read what are on disk before the caller hears the outcome.
+		if aerr := s.audit.recordNow(ctx, ev); aerr != nil && err == nil {
+			return nil, fmt.Errorf("secrets: %s done, but the audit log did not record it: %w", ev.Event, aerr)
+		}
 	}
 	return body, err
 }

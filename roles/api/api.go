@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/open-sesame/sesame/bus"
+	"github.com/open-sesame/sesame/sandbox"
 )
 
 // Kinds served by the hub (profile role).
@@ -31,6 +32,9 @@ type HubStatusReply struct {
 	Since   time.Time
 	Memory  string // secure memory backend of the hub: memfd_secret or mlock
 	Roles   []bus.RoleState
+	// Sandbox is the hub's own sandbox level (first, Role "profile") and each running role's
+	// (see sandbox.Level and sandbox.Observe).
+	Sandbox []sandbox.Level
 }
 
 // Kinds served by the secrets role. The envelope's Profile names the vault.
@@ -209,4 +213,131 @@ type AuditHead struct {
 
 	Seq  uint64
 	Hash string
+}
+
+// Unlock factors and policies (issue 4). A vault has factors (password, ssh-agent, age), each
+// able to take part in unwrapping its master key, and a policy saying which sets of them
+// unlock it: "any", "all" or "K-of-N". The CLI computes every factor input itself (it reads the
+// password, asks the user's ssh-agent to sign, decrypts the age file with the user's identity)
+// and sends the inputs sealed; the secrets role never talks to the agent or reads an identity.
+const (
+	// SecretsFactors describes a vault's factors and policy. Everything in the reply is
+	// public (it is in the vault header); it works on a locked vault, and never creates one.
+	SecretsFactors = "secrets.factors" // nothing → FactorsReply
+	// SecretsCreateFactors creates a vault with the given factors and policy.
+	SecretsCreateFactors = "secrets.create-factors" // CreateFactorsRequest → nothing; CodeExists when the vault exists
+	// SecretsUnlockFactors unlocks a vault with factor inputs. It never creates a vault: a
+	// profile without one is CodeNoProfile.
+	SecretsUnlockFactors = "secrets.unlock-factors" // UnlockFactorsRequest → nothing; CodeBadFactor, CodeNeedFactors
+	// The factor changes need the vault unlocked, and may need inputs of existing factors
+	// (CodeNeedFactors says which); the reply names the factors and policy afterwards.
+	SecretsFactorAdd    = "secrets.factor-add"    // FactorChangeRequest (Add) → FactorChangeReply
+	SecretsFactorRemove = "secrets.factor-remove" // FactorChangeRequest (Remove) → FactorChangeReply
+	SecretsFactorPolicy = "secrets.factor-policy" // FactorChangeRequest (Policy) → FactorChangeReply
+)
+
+// CodeNeedFactors: the factors presented are not enough for the policy (nothing was tried, so
+// it is not a failed attempt); the message says what is missing.
+const CodeNeedFactors = "need-factors"
+
+// Factor types.
+const (
+	FactorPassword = "password"
+	FactorSSHAgent = "ssh-agent"
+	FactorAge      = "age"
+)
+
+// FactorInfo is the public description of one factor.
+type FactorInfo struct {
+	_msgpack struct{} `msgpack:",as_array"`
+
+	ID    string // "password", "ssh-agent", "age", "password-2", …
+	Type  string // FactorPassword, FactorSSHAgent, FactorAge, or a type the role does not know
+	Label string
+
+	KDF string // password: "argon2id t=… m=…KiB p=…"
+
+	PublicKey   []byte // ssh-agent: the key (SSH wire format)
+	Fingerprint string // ssh-agent: SHA256:…
+	Algorithm   string // ssh-agent: the pinned signature algorithm (ssh-ed25519, rsa-sha2-256)
+	Challenge   []byte // ssh-agent: the agent signs vault.SSHSignedData(profile, Challenge)
+
+	Recipient string // age: age1…
+	AgeFile   []byte // age: decrypts, with the identity, to the factor key to present
+}
+
+// FactorsReply describes a vault's factors.
+type FactorsReply struct {
+	_msgpack struct{} `msgpack:",as_array"`
+
+	Policy   string // "any", "all" or "K-of-N"
+	Unlocked bool
+	Factors  []FactorInfo // sorted by ID
+}
+
+// NewFactor is a factor to enrol. Only public parameters travel here; the password, or the
+// agent's signature over vault.SSHSignedData(profile, Challenge), travels sealed.
+type NewFactor struct {
+	_msgpack struct{} `msgpack:",as_array"`
+
+	Type  string
+	Label string // the type when empty
+
+	KDFTime      uint32 // password: Argon2id cost; zero means the default
+	KDFMemoryKiB uint32
+
+	PublicKey []byte // ssh-agent: the key the agent holds (SSH wire format)
+	Challenge []byte // ssh-agent: 32 random bytes the CLI chose
+
+	Recipient string // age: the X25519 recipient; the role draws the factor key and encrypts it
+}
+
+// Sealed factor inputs are entries (AppendEntry) named by factor id, or "+N" for the Nth new
+// factor of the request, each valued with the input: a password, an ssh-agent signature blob,
+// or an age factor key. They are sealed to the secrets role with AD(kind, profile).
+
+// NewFactorEntry is the entry name of the input of the i-th new factor of a request.
+func NewFactorEntry(i int) string {
+	d := []byte{byte('0' + i%10)}
+	for i /= 10; i > 0; i /= 10 {
+		d = append([]byte{byte('0' + i%10)}, d...)
+	}
+	return "+" + string(d)
+}
+
+// CreateFactorsRequest creates a vault protected by Factors under Policy.
+type CreateFactorsRequest struct {
+	_msgpack struct{} `msgpack:",as_array"`
+
+	Policy  string // "any", "all" or "K-of-N" with N = len(Factors)
+	Factors []NewFactor
+	Sealed  []byte // entries "+N" → input of Factors[N], sealed with AD(SecretsCreateFactors, profile)
+}
+
+// UnlockFactorsRequest unlocks a vault with factor inputs.
+type UnlockFactorsRequest struct {
+	_msgpack struct{} `msgpack:",as_array"`
+
+	Sealed []byte // entries factor id → input, sealed with AD(SecretsUnlockFactors, profile)
+}
+
+// FactorChangeRequest adds a factor, removes one, or changes the policy.
+type FactorChangeRequest struct {
+	_msgpack struct{} `msgpack:",as_array"`
+
+	Add    *NewFactor // factor-add
+	Remove string     // factor-remove: the factor's id
+	Policy string     // the new policy; "" keeps it (a K-of-N keeps K)
+	// Inputs of existing factors the change needs (vault.InputsNeeded) and of the new factor
+	// ("+0"), sealed with AD(kind, profile).
+	Sealed []byte
+}
+
+// FactorChangeReply describes the vault after a change.
+type FactorChangeReply struct {
+	_msgpack struct{} `msgpack:",as_array"`
+
+	Added  string // the new factor's id (factor-add)
+	Policy string
+	IDs    []string // every factor id, sorted
 }

@@ -260,6 +260,9 @@ func (s *server) serve(ctx context.Context, req *bus.Envelope, ev *api.AuditEven
 		}
 		return &api.ListReply{Names: names}, nil
 	}
+	if body, ok, err := s.serveFactors(req, ev); ok {
+		return body, err
+	}
 	return nil, bus.Errorf(bus.CodeUnknownKind, "secrets: unknown request %q", req.Kind)
 }
 

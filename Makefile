@@ -8,7 +8,7 @@ BIN     := bin/sesame
 GOBIN   := $(shell $(GO) env GOPATH)/bin
 
 # Pinned tools.
-STATICCHECK := honnef.co/go/tools/cmd/staticcheck@2025.1.1
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 FUZZTIME       ?= 4s
 FUZZTIME_LONG  ?= 2m

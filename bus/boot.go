@@ -1,5 +1,7 @@
 package bus
 
+//lint:file-ignore U1000 the _msgpack fields carry msgpack's as_array tag; the library reads them
+
 import (
 	"context"
 	"errors"

@@ -104,7 +104,8 @@ func Dial(ctx context.Context, path string, hub PublicKey, cfg DialConfig) (*Cli
 			return nil, errors.New("bus: dial: the hub does not know this role's key")
 		}
 		b, _ := msgpack.Marshal(&roleHello{Seal: cfg.Seal.Public})
-		if err := c.writeMsg(b); err == nil {
+		err := c.writeMsg(b)
+		if err == nil {
 			err = c.flush()
 		}
 		if err != nil {

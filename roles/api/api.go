@@ -7,6 +7,8 @@
 // forwards them without being able to read them.
 package api
 
+//lint:file-ignore U1000 the _msgpack fields carry msgpack's as_array tag; the library reads them
+
 import (
 	"encoding/binary"
 	"errors"

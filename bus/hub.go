@@ -33,7 +33,7 @@ type HubConfig struct {
 
 	RequestTimeout time.Duration // a routed request fails with CodeTimeout after this; default 30 s
 	QueueLen       int           // messages queued to one peer before it is dropped as too slow; default 1024
-	MaxInFlight    int           // requests one connection may have outstanding; default 1024
+	MaxInFlight    int           // requests one connection may have outstanding; default 128, well under QueueLen, so one client cannot fill a role's queue
 	MaxPending     int           // requests outstanding in the whole hub; default 65536
 	MaxConns       int           // connections at once; default 512
 	WriteTimeout   time.Duration // a peer that accepts nothing for this long is dropped; default 5 s
@@ -123,7 +123,7 @@ func NewHub(cfg HubConfig) (*Hub, error) {
 	def(&h.cfg.RequestTimeout, 30*time.Second)
 	def(&h.cfg.WriteTimeout, 5*time.Second)
 	defi(&h.cfg.QueueLen, 1024)
-	defi(&h.cfg.MaxInFlight, 1024)
+	defi(&h.cfg.MaxInFlight, 128)
 	defi(&h.cfg.MaxPending, 65536)
 	defi(&h.cfg.MaxConns, 512)
 	if h.cfg.UID == 0 {

@@ -475,6 +475,7 @@ func TestGarbageAfterHandshake(t *testing.T) {
 func TestSlowReaderIsDropped(t *testing.T) {
 	th := newTestHub(t, func(c *HubConfig) {
 		c.QueueLen = 8
+		c.MaxInFlight = 4 // the flooder holds at most half of the role's queue
 		c.WriteTimeout = 300 * time.Millisecond
 	}, "secrets")
 	th.role("secrets", echo)

@@ -72,8 +72,14 @@ func SSHAlgorithm(pub ssh.PublicKey) (string, error) {
 		return SSHAlgEd25519, nil
 	case ssh.KeyAlgoRSA:
 		ck, ok := pub.(ssh.CryptoPublicKey)
-		if !ok {
-			return "", fmt.Errorf("%w ssh key: cannot read the RSA key", ErrInvalid)
+		if !ok { // an agent.Key, for example: parse its wire form
+			parsed, err := ssh.ParsePublicKey(pub.Marshal())
+			if err != nil {
+				return "", fmt.Errorf("%w ssh key: cannot read the RSA key: %v", ErrInvalid, err)
+			}
+			if ck, ok = parsed.(ssh.CryptoPublicKey); !ok {
+				return "", fmt.Errorf("%w ssh key: cannot read the RSA key", ErrInvalid)
+			}
 		}
 		rk, ok := ck.CryptoPublicKey().(*rsa.PublicKey)
 		if !ok {

@@ -510,3 +510,14 @@ func TestPolicyParse(t *testing.T) {
 		t.Errorf("any of 16: %v", err)
 	}
 }
+
+// wireOnly hides the concrete type of a key, as agent.Key does.
+type wireOnly struct{ ssh.PublicKey }
+
+func TestSSHAlgorithmWireOnly(t *testing.T) {
+	for s, want := range map[ssh.Signer]string{testRSA(t): SSHAlgRSASHA256, testEd25519(t): SSHAlgEd25519} {
+		if alg, err := SSHAlgorithm(wireOnly{s.PublicKey()}); err != nil || alg != want {
+			t.Errorf("SSHAlgorithm(%s) = %q, %v", s.PublicKey().Type(), alg, err)
+		}
+	}
+}

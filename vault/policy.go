@@ -67,6 +67,9 @@ func (p Policy) Threshold(n int) (int, error) {
 	if n < 1 || n > maxFactors {
 		return 0, fmt.Errorf("%w: %d factors (want 1 to %d)", ErrInvalid, n, maxFactors)
 	}
+	if p.kind == policyKOfN && int(p.k) > n {
+		return 0, fmt.Errorf("%w: policy %d-of-n needs at least %d factors, not %d; choose another policy", ErrInvalid, p.k, p.k, n)
+	}
 	t, err := p.threshold(n)
 	if err != nil {
 		return 0, fmt.Errorf("%w: %v", ErrInvalid, err)

@@ -131,6 +131,7 @@ func (st *state) commands() []*cli.Command {
 		st.downCommand(),
 		st.withDoctor(st.statusCommand()),
 		st.auditCommand(),
+		st.factorCommand(),
 		st.keysCommand(),
 	}
 	cmds = append(cmds, st.secretCommands()...)

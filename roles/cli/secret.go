@@ -6,12 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
+	"filippo.io/age"
 	"github.com/open-sesame/sesame/bus"
 	"github.com/open-sesame/sesame/roles/api"
 	"github.com/open-sesame/sesame/secmem"
+	"github.com/open-sesame/sesame/vault"
 	"github.com/urfave/cli/v2"
 )
 
@@ -86,30 +89,123 @@ func kdfFlags() []cli.Flag {
 	}
 }
 
-// createProfile asks the secrets role to create a vault.
+// createFlags are the flags of init and profile create: the factors and the policy.
+func createFlags() []cli.Flag {
+	return append([]cli.Flag{
+		&cli.StringSliceFlag{Name: "factor", Usage: "an unlock factor: password, ssh-agent or age; repeat for several (default: password)"},
+		&cli.StringFlag{Name: "policy", Usage: "which factors unlock it: any, all or `K-of-N` (default: any)"},
+		&cli.StringFlag{Name: "key", Usage: "ssh-agent: the key's `FINGERPRINT` (SHA256:…), when the agent holds several"},
+		&cli.StringFlag{Name: "recipient", Usage: "age: the identity's `RECIPIENT` (age1…)"},
+		identityFlag("age: the identity `FILE` (its recipient is used)"),
+	}, kdfFlags()...)
+}
+
+// createProfile asks the secrets role to create a vault with the factors of --factor (a
+// password by default) under --policy. Every input is made here first: passwords read, the
+// ssh-agent's signature of a fresh challenge (twice, to see that it is deterministic), the age
+// recipient; the role draws the age factor's key itself.
 func (st *state) createProfile(c *cli.Context, profile string) error {
-	pw, err := st.readPassword(fmt.Sprintf("new password for profile %q", profile), true)
-	if err != nil {
-		return fmt.Errorf("create profile %q: %w", profile, err)
+	fail := func(err error) error { return fmt.Errorf("create profile %q: %w", profile, err) }
+	types := c.StringSlice("factor")
+	if len(types) == 0 {
+		types = []string{api.FactorPassword}
 	}
-	defer pw.Destroy()
+	policy := c.String("policy")
+	if policy == "" {
+		policy = "any"
+	}
+	pol, n, err := vault.ParsePolicy(policy)
+	if err != nil {
+		return usagef("create profile %q: %v", profile, stripInvalid(err))
+	}
+	if n != 0 && n != len(types) {
+		return usagef("create profile %q: policy %s, but %d factors (--factor)", profile, policy, len(types))
+	}
+	if _, err := pol.Threshold(len(types)); err != nil {
+		return usagef("create profile %q: %v", profile, stripInvalid(err))
+	}
+	nfs := make([]api.NewFactor, len(types))
+	ents := map[string]*secmem.Buf{}
+	defer func() {
+		for _, b := range ents {
+			b.Destroy()
+		}
+	}()
+	passwords := 0
+	for _, t := range types {
+		if t == api.FactorPassword {
+			passwords++
+		}
+	}
+	seen := map[string]bool{}
+	for i, t := range types {
+		switch t {
+		case api.FactorPassword:
+			prompt := fmt.Sprintf("new password for profile %q", profile)
+			if passwords > 1 {
+				prompt = fmt.Sprintf("new password %d for profile %q", i+1, profile)
+			}
+			pw, err := st.readPassword(prompt, true)
+			if err != nil {
+				return fail(err)
+			}
+			ents[api.NewFactorEntry(i)] = pw
+			nfs[i] = api.NewFactor{Type: t, KDFTime: uint32(c.Uint("kdf-time")), KDFMemoryKiB: uint32(c.Uint("kdf-memory")) * 1024}
+		case api.FactorSSHAgent:
+			if seen[t] {
+				return usagef("create profile %q: one ssh-agent factor at creation (add more with: sesame factor add)", profile)
+			}
+			nf, sig, err := st.enrolAgentKey(profile, c.String("key"), "")
+			if err != nil {
+				return fail(err)
+			}
+			ents[api.NewFactorEntry(i)] = sig
+			nfs[i] = *nf
+		case api.FactorAge:
+			if seen[t] {
+				return usagef("create profile %q: one age factor at creation (add more with: sesame factor add)", profile)
+			}
+			r := c.String("recipient")
+			if r == "" {
+				files := slices.DeleteFunc(c.StringSlice("identity"), func(s string) bool { return s == "" })
+				if len(files) == 0 {
+					return usagef("create profile %q: --factor age needs --recipient age1… or --identity FILE", profile)
+				}
+				ids, err := loadIdentities(files[:1])
+				if err != nil {
+					return fail(err)
+				}
+				if r, err = recipientOf(ids); err != nil {
+					return fail(err)
+				}
+			}
+			nfs[i] = api.NewFactor{Type: t, Recipient: r}
+		default:
+			return usagef("create profile %q: unknown factor %q (want password, ssh-agent or age)", profile, t)
+		}
+		seen[t] = true
+	}
 	cl, err := st.dial(c.Context)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	sealed, err := sealTo(cl, api.AD(api.SecretsCreate, profile), pw.Bytes())
+	sealed, err := sealEntries(cl, api.AD(api.SecretsCreateFactors, profile), ents)
 	if err != nil {
 		return err
 	}
-	req := &api.CreateRequest{Sealed: sealed, KDFTime: uint32(c.Uint("kdf-time")), KDFMemoryKiB: uint32(c.Uint("kdf-memory")) * 1024}
-	if err := cl.Call(c.Context, api.SecretsCreate, profile, req, nil); err != nil {
+	req := &api.CreateFactorsRequest{Policy: policy, Factors: nfs, Sealed: sealed}
+	if err := cl.Call(c.Context, api.SecretsCreateFactors, profile, req, nil); err != nil {
 		if bus.ErrCode(err) == bus.CodeExists {
-			return withHint(fmt.Errorf("create profile %q: %w", profile, err), "to start over, delete it first: sesame profile delete "+profile)
+			return withHint(fail(err), "to start over, delete it first: sesame profile delete "+profile)
 		}
-		return fmt.Errorf("create profile %q: %w", profile, busError(err, profile))
+		return fail(busError(err, profile))
 	}
-	fmt.Fprintf(st.e.Stderr, "sesame: created profile %q (unlocked)\n", profile)
+	if len(types) == 1 && types[0] == api.FactorPassword {
+		fmt.Fprintf(st.e.Stderr, "sesame: created profile %q (unlocked)\n", profile)
+	} else {
+		fmt.Fprintf(st.e.Stderr, "sesame: created profile %q (unlocked; factors %s, policy %s)\n", profile, strings.Join(types, ", "), pol.Format(len(types)))
+	}
 	return nil
 }
 
@@ -120,8 +216,11 @@ func (st *state) secretCommands() []*cli.Command {
 			Usage:     "create sesame's directories and a profile's vault (default: \"default\")",
 			ArgsUsage: " ",
 			Description: `Asks for a password (twice on a terminal; one line of standard input otherwise)
-and creates the profile's encrypted vault. It never touches a vault that exists.`,
-			Flags: append([]cli.Flag{profileFlag("the profile to create")}, kdfFlags()...),
+and creates the profile's encrypted vault. It never touches a vault that exists.
+With --factor (repeatable) the vault gets other unlock factors instead or as well:
+an ssh-agent key (--key), an age identity (--recipient or --identity); --policy
+says which of them unlock it: any, all or K-of-N.`,
+			Flags: append([]cli.Flag{profileFlag("the profile to create")}, createFlags()...),
 			Action: func(c *cli.Context) error {
 				if err := noArgs(c); err != nil {
 					return err
@@ -136,8 +235,14 @@ and creates the profile's encrypted vault. It never touches a vault that exists.
 		st.profileCommand(),
 		{
 			Name:  "unlock",
-			Usage: "unlock profiles' vaults (password from a prompt, or one line of stdin each)",
-			Flags: []cli.Flag{profileFlag("profiles to unlock, comma-separated")},
+			Usage: "unlock profiles' vaults (ssh-agent and age factors first, then passwords from a prompt or one line of stdin each)",
+			Description: `For each profile, the factors that need no typing come first: an ssh-agent
+($SSH_AUTH_SOCK) holding an enrolled key signs the vault's challenge, and an age
+identity (--identity, or $SESAME_AGE_IDENTITY) decrypts an age factor's key. Then
+the passwords still needed by the policy are asked for (a prompt, or one line of
+standard input each, in factor-id order). When the policy needs a factor that is
+not available and cannot be typed, unlock says which and asks for nothing.`,
+			Flags: []cli.Flag{profileFlag("profiles to unlock, comma-separated"), identityFlag("age identity `FILE`s, for age factors")},
 			Action: func(c *cli.Context) error {
 				if err := noArgs(c); err != nil {
 					return err
@@ -184,50 +289,57 @@ and creates the profile's encrypted vault. It never touches a vault that exists.
 }
 
 func (st *state) unlock(c *cli.Context, profiles []string) error {
+	ids, err := loadIdentities(c.StringSlice("identity"))
+	if err != nil {
+		return fmt.Errorf("unlock: %w", err)
+	}
 	cl, err := st.dial(c.Context)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	var ps api.ProfilesReply
-	if err := cl.Call(c.Context, api.SecretsProfiles, "", nil, &ps); err != nil {
-		return busError(err, "")
-	}
-	state := map[string]bool{}
-	for _, p := range ps.Profiles {
-		state[p.Name] = p.Unlocked
-	}
 	for _, p := range profiles {
-		unlocked, exists := state[p]
-		if !exists {
+		info, err := factorInfo(c.Context, cl, p)
+		if bus.ErrCode(err) == bus.CodeNoProfile {
 			return withHint(fmt.Errorf("unlock: no profile %q", p), "create it: sesame profile create "+p)
 		}
-		if unlocked {
+		if err != nil {
+			return fmt.Errorf("unlock %q: %w", p, busError(err, p))
+		}
+		if info.Unlocked {
 			fmt.Fprintf(st.e.Stderr, "sesame: profile %q is already unlocked\n", p)
 			continue
 		}
-		if err := st.unlockOne(c.Context, cl, p); err != nil {
+		used, err := st.unlockOne(c.Context, cl, p, info, ids)
+		if err != nil {
 			return err
 		}
-		fmt.Fprintf(st.e.Stderr, "sesame: unlocked %q\n", p)
+		fmt.Fprintf(st.e.Stderr, "sesame: unlocked %q with %s\n", p, strings.Join(used, ", "))
 	}
 	return nil
 }
 
-func (st *state) unlockOne(ctx context.Context, cl *bus.Client, p string) error {
-	pw, err := st.readPassword(fmt.Sprintf("password for profile %q", p), false)
+// unlockOne unlocks one vault: it collects the inputs the policy needs (non-interactive
+// factors first, then password prompts) and sends them sealed. It returns the factors used.
+func (st *state) unlockOne(ctx context.Context, cl *bus.Client, p string, info *api.FactorsReply, ids []age.Identity) ([]string, error) {
+	in := st.newInputs(p, info, ids)
+	defer in.destroy()
+	if err := in.unlockInputs(); err != nil {
+		return nil, fmt.Errorf("unlock %q: %w", p, err)
+	}
+	sealed, err := sealEntries(cl, api.AD(api.SecretsUnlockFactors, p), in.got)
 	if err != nil {
-		return fmt.Errorf("unlock %q: %w", p, err)
+		return nil, err
 	}
-	defer pw.Destroy()
-	sealed, err := sealTo(cl, api.AD(api.SecretsUnlock, p), pw.Bytes())
-	if err != nil {
-		return err
+	if err := cl.Call(ctx, api.SecretsUnlockFactors, p, &api.UnlockFactorsRequest{Sealed: sealed}, nil); err != nil {
+		return nil, fmt.Errorf("unlock %q: %w", p, busError(err, p))
 	}
-	if err := cl.Call(ctx, api.SecretsUnlock, p, &api.UnlockRequest{Sealed: sealed}, nil); err != nil {
-		return fmt.Errorf("unlock %q: %w", p, busError(err, p))
+	var used []string
+	for id := range in.got {
+		used = append(used, id)
 	}
-	return nil
+	slices.Sort(used)
+	return used, nil
 }
 
 func (st *state) profileCommand() *cli.Command {
@@ -239,9 +351,9 @@ func (st *state) profileCommand() *cli.Command {
 				Name:      "create",
 				Usage:     "create a profile and its vault",
 				ArgsUsage: "PROFILE",
-				Flags:     kdfFlags(),
+				Flags:     createFlags(),
 				Action: func(c *cli.Context) error {
-					a, err := args(c, 1, "profile create [--kdf-time N] [--kdf-memory MiB] PROFILE")
+					a, err := args(c, 1, "profile create [--factor TYPE]… [--policy POLICY] [--key FP] [--recipient R | --identity FILE] [--kdf-time N] [--kdf-memory MiB] PROFILE")
 					if err != nil {
 						return err
 					}

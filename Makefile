@@ -34,6 +34,7 @@ test: deps-test build
 # Packages the tests use from the system.
 deps-test:
 	@command -v bash >/dev/null || (apt-get update && apt-get install -y bash)
+	@command -v ssh-agent >/dev/null || (apt-get update && apt-get install -y openssh-client)
 
 # Every fuzz target in the tree, briefly (fuzz-short) or longer (fuzz).
 fuzz-short:

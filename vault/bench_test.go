@@ -1,13 +1,18 @@
 package vault
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
 	"fmt"
-	"math/rand/v2"
+	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
+
+	"filippo.io/age"
+	"golang.org/x/crypto/ssh"
 )
 
 // benchFiles caches populated vault files for the whole test binary run, so
@@ -56,7 +61,7 @@ func benchVault(b *testing.B, n int) string {
 	values := make([][]byte, n)
 	for i := range names {
 		names[i] = benchName(i)
-		values[i] = fmt.Appendf(nil, "value-%06d-%032x", i, rand.Uint64())
+		values[i] = fmt.Appendf(nil, "value-%06d-%032x", i, mrand.Uint64())
 	}
 	if err := v.setMany(names, values); err != nil {
 		b.Fatal(err)
@@ -82,7 +87,7 @@ func BenchmarkGet(b *testing.B) {
 			if err := v.Unlock([]byte(testPassword)); err != nil {
 				b.Fatal(err)
 			}
-			order := rand.Perm(n)
+			order := mrand.Perm(n)
 			i := 0
 			for b.Loop() {
 				buf, err := v.Get(benchName(order[i%n]))
@@ -125,4 +130,47 @@ func BenchmarkUnlockDefaultKDF(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/unlock")
+}
+
+// BenchmarkUnlockFactor measures UnlockWith (the role's side: checking the signature or
+// taking the key, HKDF, the unwrap, the header MAC and the key schedule) for each factor
+// type other than the password (see BenchmarkUnlockDefaultKDF), and what a client computes:
+// the signature (in process here; an agent adds a socket round trip) and the age decryption.
+func BenchmarkUnlockFactor(b *testing.B) {
+	rsa3072, err := rsa.GenerateKey(rand.Reader, 3072)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rsaSigner, err := ssh.NewSignerFromKey(rsa3072)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		e    func() Enrollment
+	}{
+		{"ssh-ed25519", func() Enrollment { return sshEnrollment(b, testEd25519(b), "bench") }},
+		{"ssh-rsa3072", func() Enrollment { return sshEnrollment(b, rsaSigner, "bench") }},
+		{"age", func() Enrollment { return Enrollment{Type: FactorAge, Recipient: testAgeRecipient} }},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			v := createWith(b, "bench", PolicyAny, tc.e())
+			_, fis := v.Factors()
+			signers := []ssh.Signer{testEd25519(b), rsaSigner}
+			b.Run("role", func(b *testing.B) {
+				in := map[string][]byte{fis[0].ID: factorInput(b, "bench", fis[0], "", signers, []age.Identity{testAge(b)})}
+				for b.Loop() {
+					v.Lock()
+					if err := v.UnlockWith(in); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.Run("client", func(b *testing.B) {
+				for b.Loop() {
+					factorInput(b, "bench", fis[0], "", signers, []age.Identity{testAge(b)})
+				}
+			})
+		})
+	}
 }

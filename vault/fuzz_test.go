@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/crypto/ssh"
+
 	"github.com/open-sesame/sesame/secmem"
 )
 
@@ -128,6 +130,59 @@ func FuzzRecord(f *testing.F) {
 		again := k.sealRecord(want, buf.Bytes(), nonce)
 		if !bytes.Equal(again.lid, lid) || !bytes.Equal(again.name, nameCT) || !bytes.Equal(again.value, valueCT) {
 			t.Fatal("openRecord accepted a record that is not a sealing")
+		}
+	})
+}
+
+// FuzzFactorParams checks the parameter decoders of the ssh-agent and age factors and their
+// derive on arbitrary inputs: they never panic; parameters that check re-encode to the same
+// bytes; derive returns a secret or an error, never both, and accepts as an ssh-agent input
+// only a signature that verifies.
+func FuzzFactorParams(f *testing.F) {
+	ed := sshEnrollment(f, testEd25519(f), "work")
+	c := factorCtx{profile: "work", id: "f"}
+	rec, s, err := enrollSSHAgent(c, "k", ed.PublicKey, ed.Challenge, ed.Input)
+	if err != nil {
+		f.Fatal(err)
+	}
+	s.Destroy()
+	f.Add(FactorSSHAgent, rec.params, ed.Input)
+	f.Add(FactorSSHAgent, rec.params, ed.Input[1:])
+	arec, as, err := enrollAge(c, "a", testAgeRecipient)
+	if err != nil {
+		f.Fatal(err)
+	}
+	as.Destroy()
+	f.Add(FactorAge, arec.params, bytes.Repeat([]byte{1}, AgeKeyLen))
+	f.Add(FactorAge, arec.params[:40], []byte{})
+	f.Fuzz(func(t *testing.T, typ string, params, input []byte) {
+		ft := factorTypeOf(typ)
+		if ft == nil || typ == FactorPassword { // Argon2id is too slow to fuzz; its decoder is in FuzzHeader
+			return
+		}
+		perr := ft.checkParams(params)
+		if perr == nil && typ == FactorSSHAgent {
+			p, _ := decodeSSHParams(params)
+			if !bytes.Equal(encodeSSHParams(p.challenge, p.alg, p.wire), params) {
+				t.Fatal("ssh-agent parameters do not re-encode")
+			}
+		}
+		sec, err := ft.derive(c, params, input)
+		if (sec != nil) == (err != nil) {
+			t.Fatalf("derive = %v, %v", sec, err)
+		}
+		if sec == nil {
+			return
+		}
+		defer sec.Destroy()
+		if perr != nil {
+			t.Fatal("derive accepted parameters that do not check")
+		}
+		if typ == FactorSSHAgent {
+			p, _ := decodeSSHParams(params)
+			if p.pub.Verify(SSHSignedData("work", p.challenge), &ssh.Signature{Format: p.alg, Blob: input}) != nil {
+				t.Fatal("derive accepted a signature that does not verify")
+			}
 		}
 	})
 }

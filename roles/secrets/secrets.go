@@ -296,6 +296,8 @@ func vaultErr(err error, profile, name string) error {
 		return bus.Errorf(bus.CodeLocked, "profile %q is locked", profile)
 	case errors.Is(err, vault.ErrBadFactor):
 		return bus.Errorf(bus.CodeBadFactor, "incorrect password for profile %q", profile)
+	case errors.Is(err, vault.ErrMissingFactors):
+		return factorErr(err, profile, nil)
 	case errors.Is(err, vault.ErrExists):
 		return bus.Errorf(bus.CodeExists, "profile %q already has a vault; sesame never overwrites one", profile)
 	case errors.Is(err, vault.ErrInvalid):

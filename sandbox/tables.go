@@ -1,0 +1,223 @@
+package sandbox
+
+import "golang.org/x/sys/unix"
+
+// The tables. Each role's policy is a list of path rules and a few groups of system calls;
+// each entry gives its reason. How the lists were made, and how to remake them after a change:
+//
+//	sandbox/internal/stracesum/trace.sh
+//
+// runs the root test suite (testscript CLI scripts and the system tests: the real roles
+// under `sesame up`) under `strace -f -ff -ttt`, for a cgo build (what `go test` runs: glibc
+// creates the threads) and a static one (what `make build` ships: the Go runtime's own
+// clone), and prints per role every system call made after the role's seccomp(2) call, with
+// the argument values that the conditions below filter. The profiler bundled with
+// go-seccomp-bpf reads the binary instead and misses most of the Go runtime's calls under
+// the register ABI. A call a table lacks shows up as a test failure and as a
+// "seccomp denied NAME(…)" line from `sesame up`.
+//
+// Names are those of linux/amd64 (x/sys/unix); a name the running architecture lacks (open,
+// stat and lstat on arm64) is skipped when the filter is built, and the tests check that
+// every name exists on amd64 or arm64.
+
+// futex operations (linux/futex.h; x/sys/unix does not export them).
+const (
+	futexWait          = 0
+	futexWake          = 1
+	futexWakeOp        = 5
+	futexWaitBitset    = 9
+	futexWakeBitset    = 10
+	futexPrivateFlag   = 128
+	futexClockRealtime = 256
+)
+
+// cloneNamespaces are the clone(2) flags that make new namespaces (CLONE_NEWTIME is left
+// out: clone(2) reads that bit as part of the exit signal).
+const cloneNamespaces = unix.CLONE_NEWNS | unix.CLONE_NEWCGROUP | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC |
+	unix.CLONE_NEWUSER | unix.CLONE_NEWPID | unix.CLONE_NEWNET
+
+// Kill lists the system calls that end the process (SECCOMP_RET_KILL_PROCESS) instead of
+// failing with EPERM. These are calls no code path of sesame makes, whose only use in a role
+// is an exploit in progress (reading another process, loading kernel code, escaping the
+// sandbox): returning an error would let it try again. The kernel's audit log records the
+// kill with the call's number, and `sesame up` reports the child "killed by bad system call".
+var Kill = []Deny{
+	{Name: "ptrace", Action: ActKill, Reason: "reads and steers other processes: the key thief's first tool"},
+	{Name: "process_vm_readv", Action: ActKill, Reason: "reads another process's memory"},
+	{Name: "process_vm_writev", Action: ActKill, Reason: "writes another process's memory"},
+	{Name: "process_madvise", Action: ActKill, Reason: "acts on another process's memory"},
+	{Name: "pidfd_getfd", Action: ActKill, Reason: "copies a descriptor out of another process"},
+	{Name: "kexec_load", Action: ActKill, Reason: "replaces the running kernel"},
+	{Name: "kexec_file_load", Action: ActKill, Reason: "replaces the running kernel"},
+	{Name: "init_module", Action: ActKill, Reason: "loads kernel code"},
+	{Name: "finit_module", Action: ActKill, Reason: "loads kernel code"},
+	{Name: "delete_module", Action: ActKill, Reason: "unloads kernel code"},
+	{Name: "bpf", Action: ActKill, Reason: "loads kernel programs; a common privilege-escalation path"},
+	{Name: "perf_event_open", Action: ActKill, Reason: "large kernel attack surface and side channels; roles are not profiled"},
+	{Name: "userfaultfd", Action: ActKill, Reason: "used by exploits to win kernel races"},
+	{Name: "io_uring_setup", Action: ActKill, Reason: "io_uring performs I/O that seccomp never sees"},
+	{Name: "io_uring_enter", Action: ActKill, Reason: "io_uring performs I/O that seccomp never sees"},
+	{Name: "io_uring_register", Action: ActKill, Reason: "io_uring performs I/O that seccomp never sees"},
+	{Name: "keyctl", Action: ActKill, Reason: "kernel keyrings: unused, and an escalation surface"},
+	{Name: "add_key", Action: ActKill, Reason: "kernel keyrings: unused, and an escalation surface"},
+	{Name: "request_key", Action: ActKill, Reason: "kernel keyrings: unused, and an escalation surface"},
+	{Name: "unshare", Action: ActKill, Reason: "new namespaces: a way out of the sandbox"},
+	{Name: "setns", Action: ActKill, Reason: "enters other namespaces: a way out of the sandbox"},
+	{Name: "mount", Action: ActKill, Reason: "changes the file tree Landlock checks"},
+	{Name: "umount2", Action: ActKill, Reason: "changes the file tree Landlock checks"},
+	{Name: "pivot_root", Action: ActKill, Reason: "changes the file tree Landlock checks"},
+	{Name: "chroot", Action: ActKill, Reason: "changes the file tree Landlock checks"},
+	{Name: "open_tree", Action: ActKill, Reason: "new mount API: changes the file tree"},
+	{Name: "move_mount", Action: ActKill, Reason: "new mount API: changes the file tree"},
+	{Name: "fsopen", Action: ActKill, Reason: "new mount API: changes the file tree"},
+	{Name: "fsconfig", Action: ActKill, Reason: "new mount API: changes the file tree"},
+	{Name: "fsmount", Action: ActKill, Reason: "new mount API: changes the file tree"},
+	{Name: "fspick", Action: ActKill, Reason: "new mount API: changes the file tree"},
+	{Name: "mount_setattr", Action: ActKill, Reason: "new mount API: changes the file tree"},
+	{Name: "open_by_handle_at", Action: ActKill, Reason: "opens files by handle, around path checks"},
+	{Name: "iopl", Action: ActKill, Reason: "raw hardware port access"},
+	{Name: "ioperm", Action: ActKill, Reason: "raw hardware port access"},
+}
+
+// ENOSYS lists the system calls that fail with ENOSYS, unlogged, so that callers fall back.
+var ENOSYS = []Deny{
+	{Name: "clone3", Action: ActENOSYS, Reason: "its flags sit in a struct seccomp cannot read; glibc then falls back to clone(2), whose flags goRuntime checks"},
+}
+
+// goRuntime is what the Go runtime (and, in cgo builds, glibc) needs in any role. Entries the
+// trace did not show after the sandbox is on say "unseen here" and why they stay.
+var goRuntime = []Syscall{
+	{Name: "read", Reason: "read from descriptors"},
+	{Name: "write", Reason: "write to descriptors (stderr, the bus)"},
+	{Name: "close", Reason: "close descriptors"},
+	{Name: "openat", Reason: "open files; Landlock decides which"},
+	{Name: "fstat", Reason: "os.File.Stat"},
+	{Name: "newfstatat", Reason: "os.Stat and friends (a path lookup is not a Landlock right)"},
+	{Name: "pread64", Reason: "the runtime re-reads the cgroup CPU limit (GOMAXPROCS) from a file opened at start; SQLite page reads"},
+	{Name: "mmap", Args: []Arg{{N: 2, Mask: unix.PROT_EXEC, In: []uint32{0}}}, Reason: "heap, stacks, secret memory; never executable: no code is loaded after start"},
+	{Name: "mprotect", Args: []Arg{{N: 2, Mask: unix.PROT_EXEC, In: []uint32{0}}}, Reason: "glibc thread stack guards (cgo builds); never executable"},
+	{Name: "munmap", Reason: "free memory"},
+	{Name: "madvise", Reason: "return memory to the kernel; secmem's MADV_DONTFORK (and DONTDUMP/WIPEONFORK in its fallback)"},
+	{Name: "futex", Args: []Arg{{N: 1, Mask: ^uint32(futexClockRealtime), In: []uint32{
+		futexPrivateFlag | futexWait, futexPrivateFlag | futexWake, futexPrivateFlag | futexWakeOp,
+		futexPrivateFlag | futexWaitBitset, futexPrivateFlag | futexWakeBitset,
+	}}}, Reason: "goroutine and thread parking: private wait/wake only (glibc's bitset and wake-op forms too), no PI or requeue"},
+	{Name: "clone", Args: []Arg{{N: 0, Mask: unix.CLONE_THREAD | cloneNamespaces, In: []uint32{unix.CLONE_THREAD}}},
+		Reason: "new threads only: CLONE_THREAD and no namespace flags, so never a new process"},
+	{Name: "set_robust_list", Reason: "glibc thread start (cgo builds)"},
+	{Name: "rseq", Reason: "glibc thread start (cgo builds)"},
+	{Name: "exit", Reason: "unseen here: ends a thread whose goroutine exits while locked to it (runtime.LockOSThread)"},
+	{Name: "exit_group", Reason: "the process ends"},
+	{Name: "rt_sigprocmask", Reason: "signal masks of new threads"},
+	{Name: "rt_sigreturn", Reason: "return from a signal handler (preemption)"},
+	{Name: "sigaltstack", Reason: "each new thread's signal stack"},
+	{Name: "restart_syscall", Reason: "the kernel resumes an interrupted sleep"},
+	{Name: "tgkill", Args: []Arg{{N: 0, Is: SelfPID}}, Reason: "goroutine preemption (SIGURG) of this process's own threads, no other process"},
+	{Name: "kill", Args: []Arg{{N: 0, Is: SelfPID}}, Reason: "unseen here: the runtime re-raises a fatal signal to its own process when it crashes"},
+	{Name: "getpid", Reason: "runtime and signal code"},
+	{Name: "gettid", Reason: "runtime and signal code"},
+	{Name: "sched_yield", Reason: "runtime spin loops"},
+	{Name: "sched_getaffinity", Reason: "the runtime re-sizes GOMAXPROCS"},
+	{Name: "nanosleep", Reason: "runtime usleep"},
+	{Name: "clock_gettime", Reason: "clocks the vDSO does not serve"},
+	{Name: "epoll_ctl", Reason: "the network poller"},
+	{Name: "epoll_pwait", Reason: "the network poller"},
+	{Name: "getrandom", Reason: "crypto/rand: keys, nonces"},
+	{Name: "prctl", Args: []Arg{{N: 0, In: []uint32{unix.PR_SET_VMA}}},
+		Reason: "unseen here (this kernel refuses it, so the runtime stops asking): names the heap's new mappings; no other prctl"},
+}
+
+// secureMemory is package secmem: secret pages from memfd_secret, or mlock'd anonymous memory
+// where the kernel lacks it (the reference left mlock out of most roles and broke that path).
+var secureMemory = []Syscall{
+	{Name: "memfd_secret", Reason: "secret memory for keys and values"},
+	{Name: "ftruncate", Reason: "size a memfd_secret area; SQLite truncates the WAL"},
+	{Name: "mlock", Reason: "unseen here (memfd_secret works): secmem's fallback on kernels without it"},
+	{Name: "munlock", Reason: "unseen here (memfd_secret works): secmem's fallback on kernels without it"},
+}
+
+// hub serves the bus socket, keeps the audit log and reads its peers' /proc entries.
+var hub = []Syscall{
+	{Name: "accept4", Reason: "accept bus connections on the listener opened before the sandbox"},
+	{Name: "getsockopt", Args: []Arg{{N: 1, In: []uint32{unix.SOL_SOCKET}}, {N: 2, In: []uint32{unix.SO_PEERCRED}}},
+		Reason: "the peer's uid and pid (SO_PEERCRED), checked before the handshake; no other option"},
+	{Name: "getsockname", Reason: "net.UnixListener.Accept reads the accepted socket's address"},
+	{Name: "readlinkat", Reason: "a peer's /proc/PID/exe (readlink is not a Landlock right)"},
+	{Name: "fcntl", Args: []Arg{{N: 1, In: []uint32{unix.F_GETFL, unix.F_SETFL}}},
+		Reason: "non-blocking accepted sockets; no locks, no descriptor duplication"},
+	{Name: "fsync", Reason: "an audit event is on disk before it is acknowledged"},
+	{Name: "renameat", Reason: "atomic replacement of the audit head; log rotation"},
+	{Name: "unlinkat", Reason: "the bus socket at exit; the oldest rotated audit file"},
+}
+
+// busClient dials the hub.
+var busClient = []Syscall{
+	{Name: "socket", Args: []Arg{{N: 0, In: []uint32{unix.AF_UNIX}}, {N: 1, Mask: 0xf, In: []uint32{unix.SOCK_STREAM}}},
+		Reason: "dial the hub: Unix stream sockets only, no network"},
+	{Name: "connect", Reason: "dial the hub (Landlock ABI 9+ limits it to the runtime dir)"},
+	{Name: "getsockname", Reason: "net.Dial reads the socket's addresses"},
+	{Name: "getpeername", Reason: "net.Dial reads the socket's addresses"},
+}
+
+// vaultFiles is SQLite (modernc.org/sqlite, whose libc makes the legacy open/stat/lstat/unlink
+// calls on amd64) in WAL mode, and package vault's atomic creation of a vault file.
+var vaultFiles = []Syscall{
+	{Name: "open", Reason: "SQLite opens the database, -wal and -shm (modernc libc, amd64)"},
+	{Name: "stat", Reason: "SQLite (modernc libc, amd64)"},
+	{Name: "lstat", Reason: "SQLite (modernc libc, amd64)"},
+	{Name: "unlink", Reason: "SQLite removes -wal/-shm (modernc libc, amd64)"},
+	{Name: "unlinkat", Reason: "delete a profile; remove temporary files"},
+	{Name: "pwrite64", Reason: "SQLite page writes"},
+	{Name: "fsync", Reason: "SQLite commits; a new vault is durable before the reply"},
+	{Name: "fcntl", Args: []Arg{{N: 1, In: []uint32{unix.F_SETFD, unix.F_GETFL, unix.F_SETFL, unix.F_GETLK, unix.F_SETLK}}},
+		Reason: "descriptor flags and SQLite's POSIX record locks; no descriptor duplication"},
+	{Name: "linkat", Reason: "a new vault is linked into place, never renamed over an existing one"},
+	{Name: "renameat", Reason: "atomic replacement of an unlock-throttle file"},
+	{Name: "fchmod", Reason: "vault files 0600"},
+	{Name: "fchown", Reason: "SQLite gives -wal/-shm the database's owner when running as root"},
+	{Name: "geteuid", Reason: "SQLite checks for root before fchown"},
+	{Name: "getuid", Reason: "vault ownership checks"},
+	{Name: "getdents64", Reason: "list the vaults (sesame profile list)"},
+}
+
+// systemdNotify is sd_notify(3) under systemd (Type=notify): READY=1 once, then WATCHDOG=1
+// every WATCHDOG_USEC/2, each a datagram on a fresh socket (bus.Notify). The root suite runs
+// no systemd: these come from tracing TestRoleSandbox/*/systemd, which sends READY=1 from
+// each sandboxed role to a NOTIFY_SOCKET.
+var systemdNotify = []Syscall{
+	{Name: "socket", Args: []Arg{{N: 0, In: []uint32{unix.AF_UNIX}}, {N: 1, Mask: 0xf, In: []uint32{unix.SOCK_DGRAM}}},
+		Reason: "systemd readiness and watchdog: Unix datagram sockets only"},
+	{Name: "connect", Reason: "address $NOTIFY_SOCKET (Landlock ABI 9+ limits it to that socket)"},
+	{Name: "getsockname", Reason: "net.DialUnix reads the socket's addresses"},
+	{Name: "getpeername", Reason: "net.DialUnix reads the socket's addresses"},
+}
+
+// supervisorLink is the hand-off of the seccomp listener to `sesame up` (see Apply); the
+// condition pins it to that one socket.
+var supervisorLink = []Syscall{
+	{Name: "sendmsg", Args: []Arg{{N: 0, Is: NotifyFD}}, Reason: "pass the seccomp listener to the supervisor, on that socket only"},
+}
+
+// Profile is the hub's policy: the bus socket and runtime dir, its audit log, and /proc to
+// identify peers. It cannot reach the vaults.
+var Profile = &Policy{
+	Role: "profile",
+	Paths: []PathRule{
+		{Base: Runtime, Access: Read | Write, Reason: "the hub's runtime dir: bus.sock (removed at exit), bus.pub"},
+		{Base: State, Path: "sesame/audit", Access: Read | Write, Make: true, Reason: "the audit log the hub appends, rotates and checkpoints"},
+		{Base: Root, Path: "/proc", Access: Read, Reason: "peers' /proc/PID/stat and status (start time, sandbox level), /proc/stat (boot time)"},
+		{Base: Notify, Access: Connect, Optional: true, Reason: "systemd readiness and watchdog pings"},
+	},
+	Syscalls: [][]Syscall{goRuntime, secureMemory, hub, systemdNotify, supervisorLink},
+}
+
+// Secrets is the secrets role's policy: the vaults and the bus, nothing else.
+var Secrets = &Policy{
+	Role: "secrets",
+	Paths: []PathRule{
+		{Base: Data, Path: "sesame/vaults", Access: Read | Write, Make: true, Reason: "the vaults: SQLite .db/-wal/-shm, temporary files of a new vault, throttle files"},
+		{Base: Runtime, Access: Connect, Reason: "dial the hub's bus.sock"},
+		{Base: Notify, Access: Connect, Optional: true, Reason: "systemd readiness and watchdog pings"},
+	},
+	Syscalls: [][]Syscall{goRuntime, secureMemory, busClient, vaultFiles, systemdNotify, supervisorLink},
+}

@@ -85,11 +85,22 @@ type Hub struct {
 }
 
 type pending struct {
-	from     *hubConn
+	from     *hubConn // nil for the hub's own request (Call)
+	local    chan *Envelope
 	origID   uint64
 	to       *hubConn
 	kind     string
 	deadline time.Time
+}
+
+// finish hands the reply (or error) of a routed request to whoever asked.
+func (p *pending) finish(e *Envelope) {
+	if p.from == nil {
+		p.local <- e // buffered: one reply per request
+		return
+	}
+	p.from.inflight.Add(-1)
+	p.from.send(e)
 }
 
 // NewHub checks cfg and returns a hub ready to Serve.
@@ -310,8 +321,7 @@ func (h *Hub) unregister(hc *hubConn) {
 			delete(h.mu.pending, id)
 		case p.to == hc:
 			delete(h.mu.pending, id)
-			p.from.inflight.Add(-1)
-			p.from.send(errorReply(p.origID, Errorf(CodeUnavailable, "the %s role stopped before answering", hc.role)))
+			p.finish(errorReply(p.origID, Errorf(CodeUnavailable, "the %s role stopped before answering", hc.role)))
 		}
 	}
 }
@@ -341,8 +351,7 @@ func (h *Hub) janitor(ctx context.Context) {
 			for id, p := range h.mu.pending {
 				if now.After(p.deadline) {
 					delete(h.mu.pending, id)
-					p.from.inflight.Add(-1)
-					p.from.send(errorReply(p.origID, Errorf(CodeTimeout, "%s: no answer from the %s role within %v", p.kind, Service(p.kind), h.cfg.RequestTimeout)))
+					p.finish(errorReply(p.origID, Errorf(CodeTimeout, "%s: no answer from the %s role within %v", p.kind, Service(p.kind), h.cfg.RequestTimeout)))
 				}
 			}
 			h.mu.Unlock()
@@ -550,11 +559,75 @@ func (h *Hub) routeReply(from *hubConn, e *Envelope) {
 	}
 	delete(h.mu.pending, e.ReplyTo)
 	h.mu.Unlock()
-	p.from.inflight.Add(-1)
 	back := *e
 	back.ReplyTo = p.origID
 	back.Caller = nil
-	p.from.send(&back)
+	p.finish(&back)
+}
+
+// HubCaller is the Caller.Role of requests the hub itself sends (Call). No role can have
+// this name, so a role can tell the hub's own requests from any other peer's.
+const HubCaller = "hub"
+
+// Call sends a request from the hub itself to role, which must be the service of kind, and
+// waits for the reply body. The role sees Caller.Role == HubCaller. It fails with
+// CodeUnavailable when the role is not connected or stops before answering, CodeBusy when
+// its queue is full, and CodeTimeout after RequestTimeout; ctx ending abandons the wait
+// (a late reply is then dropped).
+func (h *Hub) Call(ctx context.Context, role, kind, profile string, body any) ([]byte, error) {
+	if !validKind(kind) || Service(kind) != role {
+		return nil, fmt.Errorf("bus: hub call: kind %q is not served by role %q", kind, role)
+	}
+	if _, ok := h.cfg.Roles[role]; !ok {
+		return nil, Errorf(CodeUnknownKind, "bus: no role serves %q", kind)
+	}
+	var raw []byte
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		raw = b
+	default:
+		enc, err := msgpack.Marshal(b)
+		if err != nil {
+			return nil, fmt.Errorf("bus: hub call %s: encode: %v", kind, err)
+		}
+		raw = enc
+	}
+	local := make(chan *Envelope, 1)
+	h.mu.Lock()
+	to := h.mu.roles[role]
+	if to == nil {
+		h.mu.Unlock()
+		return nil, Errorf(CodeUnavailable, "the %s role is not running", role)
+	}
+	if len(h.mu.pending) >= h.cfg.MaxPending {
+		h.mu.Unlock()
+		return nil, Errorf(CodeBusy, "bus: hub has %d requests in flight", h.cfg.MaxPending)
+	}
+	h.mu.nextID++
+	id := h.mu.nextID
+	h.mu.pending[id] = &pending{local: local, to: to, kind: kind, deadline: time.Now().Add(h.cfg.RequestTimeout)}
+	h.mu.Unlock()
+	drop := func() {
+		h.mu.Lock()
+		delete(h.mu.pending, id)
+		h.mu.Unlock()
+	}
+	caller := Caller{Role: HubCaller, PID: int32(os.Getpid()), UID: uint32(os.Getuid())}
+	if !to.trySend(&Envelope{V: Version, ID: id, Kind: kind, Profile: profile, Caller: &caller, Body: raw}) {
+		drop()
+		return nil, Errorf(CodeBusy, "the %s role has %d requests queued", role, cap(to.out))
+	}
+	select {
+	case r := <-local:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Body, nil
+	case <-ctx.Done():
+		drop()
+		return nil, fmt.Errorf("bus: %s: %w", kind, ctx.Err())
+	}
 }
 
 func (h *Hub) serveLocal(ctx context.Context, from *hubConn, e *Envelope) {

@@ -220,7 +220,7 @@ func (st *state) enrolAgentKey(profile, fp, label string) (*api.NewFactor, *secm
 			label = key.Type()
 		}
 		if len(label) > 255 {
-			label = label[:255]
+			label = strings.ToValidUTF8(label[:255], "")
 		}
 	}
 	return &api.NewFactor{Type: api.FactorSSHAgent, Label: label, PublicKey: key.Marshal(), Challenge: challenge}, sig, nil

@@ -396,7 +396,7 @@ func TestUnlockTimePerFactor(t *testing.T) {
 	sb.must(with, "", "init", "-p", "ed25519", "--factor", "ssh-agent", "--key", ed)
 	sb.must(with, "", "init", "-p", "rsa3072", "--factor", "ssh-agent", "--key", rsa)
 	sb.must(with, "", "init", "-p", "age", "--factor", "age", "--identity", idFile)
-	const n = 7
+	const n = 5
 	var report []string
 	for _, p := range []string{"password", "ed25519", "rsa3072", "age"} {
 		var ds []time.Duration

@@ -9,7 +9,7 @@ import (
 
 // Whole-process benchmarks of the real static binary, built here as `make build` does.
 
-func realBinary(b *testing.B) string {
+func realBinary(b testing.TB) string {
 	b.Helper()
 	bin := filepath.Join(b.TempDir(), "sesame")
 	cmd := exec.Command("go", "build", "-trimpath", "-tags", "urfave_cli_no_docs", "-ldflags", "-s -w", "-o", bin, ".")

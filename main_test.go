@@ -20,6 +20,7 @@ func TestMain(m *testing.M) {
 		"sesame":         run,
 		"sesame-profile": run,
 		"sesame-secrets": run,
+		"sesame-wm":      run,
 	})
 }
 

@@ -31,6 +31,7 @@ import (
 	"github.com/open-sesame/sesame/roles/env"
 	"github.com/open-sesame/sesame/roles/profile"
 	"github.com/open-sesame/sesame/roles/secrets"
+	"github.com/open-sesame/sesame/roles/wm"
 )
 
 // RunFunc is the entry point every role exports.
@@ -40,6 +41,7 @@ type RunFunc func(ctx context.Context, e *env.Env, args []string) error
 var table = map[string]RunFunc{
 	"profile": profile.Run,
 	"secrets": secrets.Run,
+	"wm":      wm.Run,
 }
 
 // Names returns the daemon roles, sorted.

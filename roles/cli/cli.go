@@ -133,6 +133,7 @@ func (st *state) commands() []*cli.Command {
 		st.auditCommand(),
 		st.factorCommand(),
 		st.keysCommand(),
+		st.wmCommand(),
 	}
 	cmds = append(cmds, st.secretCommands()...)
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].Name < cmds[j].Name })

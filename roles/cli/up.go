@@ -18,12 +18,12 @@ import (
 // hubRole runs the hub; headless lists the roles `sesame up` starts after it.
 const hubRole = "profile"
 
-func (st *state) headless() []string {
+// headless lists the roles to start after the hub; with desktop, the desktop roles
+// (desktopRoles: they need a graphical session) too.
+func (st *state) headless(desktop bool) []string {
 	var out []string
 	for _, r := range st.roles {
-		switch r {
-		case hubRole, "wm", "clipboard", "input":
-		default:
+		if r != hubRole && (desktop || !desktopRoles[r]) {
 			out = append(out, r)
 		}
 	}
@@ -37,7 +37,9 @@ func (st *state) upCommand() *cli.Command {
 		Description: `Starts the hub (profile role) and then each headless role as child processes,
 restarts any that dies, and stops them all on SIGTERM or Ctrl-C. Commands that need
 the daemons start this automatically when it is not running (SESAME_NO_AUTOSTART=1
-turns that off).`,
+turns that off). With --desktop, and when WAYLAND_DISPLAY is set, the desktop roles
+(wm, clipboard) are started too.`,
+		Flags: []cli.Flag{&cli.BoolFlag{Name: "desktop", Usage: "also run the desktop roles (wm, clipboard) in this Wayland session"}},
 		Action: func(c *cli.Context) error {
 			if err := noArgs(c); err != nil {
 				return err
@@ -46,11 +48,16 @@ turns that off).`,
 			if err != nil {
 				return err
 			}
+			desktop := c.Bool("desktop")
+			if desktop && st.e.Getenv("WAYLAND_DISPLAY") == "" {
+				st.e.Logf("up: --desktop: WAYLAND_DISPLAY is not set, so the desktop roles are not started")
+				desktop = false
+			}
 			err = supervise.Run(c.Context, supervise.Config{
 				Exe:        st.e.Exe,
 				RuntimeDir: dir,
 				Hub:        hubRole,
-				Roles:      st.headless(),
+				Roles:      st.headless(desktop),
 				Env:        childEnv(st.e.Environ()),
 				Stderr:     st.e.Stderr,
 				Logf:       st.e.Logf,
@@ -100,6 +107,9 @@ type statusJSON struct {
 	Uptime  float64    `json:"uptime_seconds,omitempty"`
 	Memory  string     `json:"secure_memory,omitempty"`
 	Roles   []roleJSON `json:"roles"`
+	// Profile and Config are the default profile and the configuration (config.go).
+	Profile *currentJSONOut   `json:"profile,omitempty"`
+	Config  *configStatusJSON `json:"config,omitempty"`
 }
 
 type roleJSON struct {
@@ -137,6 +147,7 @@ func (st *state) statusCommand() *cli.Command {
 			if running {
 				out.Version, out.PID, out.Memory = s.Version, s.PID, s.Memory
 				out.Uptime = now.Sub(s.Since).Seconds()
+				out.Profile, out.Config = profileStatus(&s)
 				for _, r := range s.Roles {
 					rj := roleJSON{Name: r.Name, Running: r.Running, PID: r.PID}
 					if r.Running && !r.Since.IsZero() {
@@ -178,6 +189,7 @@ func (st *state) printStatus(s statusJSON) {
 		}
 	}
 	tw.Flush()
+	st.printProfileStatus(w, s.Profile, s.Config)
 }
 
 func dur(sec float64) string {

@@ -20,9 +20,9 @@ const keymapFormatXKBv1 = 1
 
 // Keyboard is a virtual keyboard on one connection. Use it from the connection's goroutine.
 type Keyboard struct {
-	c   *wayland.Conn
-	vk  *virtualkeyboard.VirtualKeyboard
-	t0  time.Time
+	c  *wayland.Conn
+	vk *virtualkeyboard.VirtualKeyboard
+	t0 time.Time
 	// Delay is waited after each character (some clients drop keys that come too fast).
 	Delay time.Duration
 }

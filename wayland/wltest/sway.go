@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -187,19 +189,88 @@ func (s *Sway) Msg(args ...string) ([]byte, error) {
 	return out, nil
 }
 
-// Start starts a client as the compositor's user (as an application of the session would
-// run) and stops it, by PID, when the test ends.
-func (s *Sway) Start(name string, args ...string) *exec.Cmd {
-	s.t.Helper()
+// UserEnv is the environment of a program of the session: the compositor's user, its
+// runtime directory and display, and $HOME/bin first on PATH.
+func (s *Sway) UserEnv() []string {
+	return []string{
+		"PATH=" + filepath.Join(s.home, "bin") + ":/usr/local/bin:/usr/bin:/bin",
+		"HOME=" + s.home, "XDG_RUNTIME_DIR=" + s.Runtime, "WAYLAND_DISPLAY=" + s.Display,
+		"SWAYSOCK=" + s.Sock, "TERM=xterm-256color", "LANG=C.UTF-8",
+	}
+}
+
+// UserCommand prepares a program of the session, run as the compositor's user.
+func (s *Sway) UserCommand(name string, args ...string) *exec.Cmd {
 	cmd := exec.Command(name, args...)
-	cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + s.home, "XDG_RUNTIME_DIR=" + s.Runtime, "WAYLAND_DISPLAY=" + s.Display, "TERM=xterm-256color", "LANG=C.UTF-8"}
+	if p, err := exec.LookPath(filepath.Join(s.home, "bin", name)); err == nil && !strings.Contains(name, "/") {
+		cmd = exec.Command(p, args...)
+	}
+	cmd.Env = s.UserEnv()
 	cmd.Dir = s.home
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred, Setpgid: true}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	return cmd
+}
+
+// Run runs a program of the session to its end and returns its output.
+func (s *Sway) Run(stdin, name string, args ...string) (stdout, stderr []byte, err error) {
+	cmd := s.UserCommand(name, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err = cmd.Run()
+	return o.Bytes(), e.Bytes(), err
+}
+
+// Install copies the executable src into $HOME/bin as names[0], owned by the compositor's
+// user, with the other names as symbolic links to it.
+func (s *Sway) Install(src string, names ...string) error {
+	bin := filepath.Join(s.home, "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		return err
+	}
+	os.Chown(bin, int(s.cred.Uid), int(s.cred.Gid))
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	dst := filepath.Join(bin, names[0])
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	os.Chown(dst, int(s.cred.Uid), int(s.cred.Gid))
+	for _, n := range names[1:] {
+		os.Remove(filepath.Join(bin, n))
+		if err := os.Symlink(names[0], filepath.Join(bin, n)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Start starts a program of the session (as the compositor's user) and stops it, by PID,
+// when the test ends.
+func (s *Sway) Start(name string, args ...string) *exec.Cmd {
+	s.t.Helper()
+	cmd := s.UserCommand(name, args...)
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		s.t.Fatalf("start %s: %v", name, err)
 	}
+	s.t.Cleanup(func() {
+		if s.t.Failed() {
+			s.t.Logf("output of %s %v (pid %d):\n%s", name, args, cmd.Process.Pid, tail(out.Bytes(), 6000))
+		}
+	})
 	s.t.Cleanup(func() {
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 		waited := make(chan struct{})
@@ -330,4 +401,22 @@ func Need(t testing.TB, tools ...string) {
 			t.Skipf("%s is not installed (make deps-test installs it): skipping", tool)
 		}
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a writing process and a reading test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]byte(nil), b.b.Bytes()...)
 }

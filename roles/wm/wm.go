@@ -1,0 +1,264 @@
+// Package wm is the wm role: window switching on Wayland compositors that speak
+// wlr-foreign-toplevel-management and wlr-layer-shell (sway, Hyprland, river, labwc, …).
+//
+// It tracks every toplevel window (app id, title, whether it is active) and the order they
+// were used in (saved across restarts, capped), answers wm.list, wm.switch and wm.focus,
+// and shows the Alt+Tab overlay when a compositor key binding runs `sesame wm overlay`:
+// a full-screen layer surface with one card per window and letter hints (see Machine for
+// tap and hold, hints.go for the letters), rendered in Go into shared memory with a real
+// font. The role owns its Wayland connection; the command a key binding runs only sends one
+// bus request, so the overlay costs a process start and a round trip, not a connection.
+//
+// The role starts no programs: a bound letter with no window makes wm.overlay and wm.focus
+// answer with the application to launch, and the command (outside any sandbox) asks the
+// launcher for it.
+package wm
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/open-sesame/sesame/bus"
+	"github.com/open-sesame/sesame/roles/api"
+	"github.com/open-sesame/sesame/roles/env"
+	"github.com/open-sesame/sesame/secmem"
+	"github.com/open-sesame/sesame/wayland"
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// activateWait bounds how long wm.switch and wm.focus wait for the compositor to report
+// the window active.
+const activateWait = time.Second
+
+// Run runs the wm role.
+func Run(ctx context.Context, e *env.Env, args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("wm: unexpected arguments %q", args)
+	}
+	if err := secmem.Harden(); err != nil {
+		return fmt.Errorf("wm: %w", err)
+	}
+	id, err := bus.ReadBoot(e.Getenv)
+	if err != nil {
+		return fmt.Errorf("wm: %w", err)
+	}
+	defer id.Static.Destroy()
+	rdir, err := bus.RuntimeDir(e.Getenv)
+	if err != nil {
+		return fmt.Errorf("wm: %w", err)
+	}
+	cfg := DefaultConfig()
+	if err := cfg.fromEnv(e.Getenv); err != nil {
+		return fmt.Errorf("wm: %w", err)
+	}
+	var rend *renderer
+	if files, err := findFont(cfg.Font, fontconfigDirs(e.Getenv, "/etc/fonts")); err != nil {
+		e.Logf("wm: no font for the overlay (%v): it will show nothing", err)
+	} else if rend, err = newRenderer(cfg.Theme, files); err != nil {
+		e.Logf("wm: %v: the overlay will show nothing", err)
+	}
+	state, err := e.StateDir()
+	if err != nil {
+		return fmt.Errorf("wm: %w", err)
+	}
+	mruPath := filepath.Join(state, "sesame", "wm-mru")
+	saved := []savedWindow{}
+	if b, err := os.ReadFile(mruPath); err == nil {
+		saved = decodeSaved(b)
+	}
+	saves := make(chan []savedWindow, 1)
+	go persist(ctx, mruPath, saves, e.Logf)
+
+	sock, err := wayland.SocketPath(e.Getenv)
+	if err != nil {
+		return fmt.Errorf("wm: %w", err)
+	}
+	conn, err := wayland.Connect(sock, e.Logf)
+	if err != nil {
+		return fmt.Errorf("wm: %w", err)
+	}
+	d, err := newDesk(conn, cfg, rend, saved, func(ws []savedWindow) {
+		select {
+		case <-saves:
+		default:
+		}
+		saves <- ws
+	}, e.Logf)
+	if err != nil {
+		conn.Close()
+		return fmt.Errorf("wm: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wlErr := make(chan error, 1)
+	go func() {
+		wlErr <- conn.Run(ctx)
+		cancel()
+	}()
+	// The role receives no sealed bodies, but every role announces a seal key.
+	seal, err := bus.GenerateKeypair()
+	if err != nil {
+		return fmt.Errorf("wm: %w", err)
+	}
+	defer seal.Destroy()
+	s := &server{d: d, c: conn}
+	err = bus.ServeRole(ctx, e.Getenv, bus.RoleConfig{
+		Identity:   id,
+		Seal:       seal,
+		RuntimeDir: rdir,
+		Handler:    s.handle,
+		Logf:       e.Logf,
+	})
+	select {
+	case werr := <-wlErr:
+		if werr != nil {
+			return fmt.Errorf("wm: %w", werr)
+		}
+	default:
+	}
+	if err != nil {
+		return fmt.Errorf("wm: %w", err)
+	}
+	return nil
+}
+
+// persist writes the saved order, the latest one whenever it changes.
+func persist(ctx context.Context, path string, saves <-chan []savedWindow, logf func(string, ...any)) {
+	var last []byte
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ws := <-saves:
+			b := encodeSaved(ws)
+			if string(b) == string(last) {
+				continue
+			}
+			if err := writeAtomic(path, b); err != nil {
+				logf("wm: save the window order: %v", err)
+				continue
+			}
+			last = b
+		}
+	}
+}
+
+type server struct {
+	d *desk
+	c *wayland.Conn
+}
+
+func decode(req *bus.Envelope, v any) error {
+	if err := msgpack.Unmarshal(req.Body, v); err != nil {
+		return bus.Errorf(bus.CodeBadRequest, "%s: malformed request: %v", req.Kind, err)
+	}
+	return nil
+}
+
+// do runs f on the Wayland goroutine.
+func (s *server) do(f func() error) error {
+	err := s.c.Do(f)
+	if err != nil && s.c.Err() != nil {
+		return bus.Errorf(bus.CodeUnavailable, "wm: lost the compositor: %v", s.c.Err())
+	}
+	return err
+}
+
+func (s *server) handle(ctx context.Context, req *bus.Envelope) (any, error) {
+	switch req.Kind {
+	case api.WmList:
+		var out api.WmListReply
+		err := s.do(func() error { out.Windows = s.d.list(); return nil })
+		return &out, err
+	case api.WmStatus:
+		var out api.WmStatusReply
+		err := s.do(func() error { out = s.d.status(); return nil })
+		return &out, err
+	case api.WmSwitch:
+		var r api.WmSwitchRequest
+		if err := decode(req, &r); err != nil {
+			return nil, err
+		}
+		var w *window
+		var done <-chan struct{}
+		err := s.do(func() error {
+			var err error
+			if w, err = s.d.switchTarget(r.Backward); err != nil {
+				return bus.Errorf(bus.CodeNotFound, "%v", err)
+			}
+			done = s.d.activate(w)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		return s.confirm(ctx, w, done)
+	case api.WmFocus:
+		var r api.WmFocusRequest
+		if err := decode(req, &r); err != nil {
+			return nil, err
+		}
+		var w *window
+		var b *Binding
+		var done <-chan struct{}
+		err := s.do(func() error {
+			w, b = s.d.focusTarget(r.Target)
+			if w != nil {
+				done = s.d.activate(w)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if w == nil {
+			if b != nil && b.Launch != "" {
+				return &api.WmFocusReply{Launch: b.Launch}, nil
+			}
+			return nil, bus.Errorf(bus.CodeNotFound, "no window matches %q and no key binding launches it", r.Target)
+		}
+		win, err := s.confirm(ctx, w, done)
+		if err != nil {
+			return nil, err
+		}
+		return &api.WmFocusReply{Window: win}, nil
+	case api.WmOverlay:
+		var r api.WmOverlayRequest
+		if err := decode(req, &r); err != nil {
+			return nil, err
+		}
+		received := time.Now()
+		reply := make(chan api.WmOverlayReply, 1)
+		if err := s.do(func() error { s.d.trigger(r, received, reply); return nil }); err != nil {
+			return nil, err
+		}
+		select {
+		case out := <-reply:
+			return &out, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-s.c.Done():
+			return nil, bus.Errorf(bus.CodeUnavailable, "wm: lost the compositor")
+		}
+	}
+	return nil, bus.Errorf(bus.CodeUnknownKind, "wm: unknown request %q", req.Kind)
+}
+
+// confirm waits until the compositor reports w active, and returns it.
+func (s *server) confirm(ctx context.Context, w *window, done <-chan struct{}) (*api.WmWindow, error) {
+	t := time.NewTimer(activateWait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		return nil, bus.Errorf(bus.CodeTimeout, "the compositor did not activate %s (%s) within %v", w.id, w.appID, activateWait)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	var out api.WmWindow
+	err := s.do(func() error { out = w.api(); return nil })
+	return &out, err
+}

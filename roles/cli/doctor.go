@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/open-sesame/sesame/bus"
+	"github.com/open-sesame/sesame/config"
 	"github.com/open-sesame/sesame/roles/api"
+	"github.com/open-sesame/sesame/sandbox"
 	"github.com/open-sesame/sesame/secmem"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
@@ -30,6 +32,8 @@ import (
 //	mem.backend              memfd_secret(2) works here (else the mlock fallback: warn)
 //	role.R.running           R is connected to the hub (a desktop role that is not: warn)
 //	role.R.seccomp           /proc/PID/status Seccomp is 2 (a filter): fail otherwise
+//	role.R.landlock          the Landlock ABI the hub reports for R (hub.status Sandbox): warn
+//	                         at 0; skipped when the hub reports none
 //	role.R.no_new_privs      NoNewPrivs is 1: warn otherwise
 //	role.R.core              "Max core file size" in /proc/PID/limits is 0: fail otherwise
 //	role.R.dumpable          the process is not dumpable (its /proc/PID is owned by root);
@@ -37,12 +41,15 @@ import (
 //	role.R.swap              VmSwap is 0 kB: warn otherwise
 //	runtime.dir              $XDG_RUNTIME_DIR/sesame is ours, 0700
 //	units.installed          sesame@.service is in a systemd user unit directory (warn if not)
-//	config.valid             skipped: sesame has no configuration file yet
+//	config.valid             the configuration files load (as `sesame config check`); a
+//	                         setting ignored because policy locks it: warn
 //	vault.dir                $XDG_DATA_HOME/sesame/vaults is ours, 0700 (skip when absent)
 //	vault.files              every file in it is ours, 0600 or tighter
 //
-// Landlock: the kernel shows no Landlock state in /proc, so the doctor does not report it;
-// it needs the role's own report, which the hub's status reply does not carry yet.
+// Landlock: the kernel shows no Landlock state in /proc, so the doctor takes it from the hub's
+// status reply: the hub's own level as it applied it, and, for each role, the hub's reading
+// (sandbox.Observe: the hub's ABI when the role has a seccomp filter and no_new_privs, which
+// the role's sandbox sets together with its Landlock domain).
 //
 // --json prints {"schema":1,"version","summary":{"pass","warn","fail","skip"},"checks":[{"id",
 // "status","value","hint"}]}; fields are only ever added. The exit status is 1 when a check
@@ -151,7 +158,7 @@ func (st *state) doctor(c *cli.Context) *Doctor {
 		procs := []bus.RoleState{{Name: hubRole, Running: true, PID: s.PID, Since: s.Since}}
 		procs = append(procs, s.Roles...)
 		for _, r := range procs {
-			st.checkRole(r, now, add)
+			st.checkRole(r, now, s.Sandbox, add)
 		}
 	}
 
@@ -162,13 +169,13 @@ func (st *state) doctor(c *cli.Context) *Doctor {
 	}
 
 	st.checkUnits(add)
-	add("config.valid", skip, "sesame has no configuration file yet", "")
+	st.checkConfig(add)
 	st.checkVaults(add)
 	return d
 }
 
 // checkRole reads the role's process state from /proc.
-func (st *state) checkRole(r bus.RoleState, now time.Time, add func(id, status, value, hint string)) {
+func (st *state) checkRole(r bus.RoleState, now time.Time, levels []sandbox.Level, add func(id, status, value, hint string)) {
 	id := "role." + r.Name + "."
 	if !r.Running {
 		if desktopRoles[r.Name] {
@@ -197,6 +204,21 @@ func (st *state) checkRole(r bus.RoleState, now time.Time, add func(id, status, 
 		add(id+"seccomp", pass, "strict", "")
 	default:
 		add(id+"seccomp", fail, "off (Seccomp: "+sc+")", "the role runs without a system call filter: it did not apply its sandbox")
+	}
+	found := false
+	for _, l := range levels {
+		if l.Role != r.Name || l.PID != r.PID {
+			continue
+		}
+		found = true
+		if l.Landlock > 0 {
+			add(id+"landlock", pass, "ABI "+strconv.Itoa(l.Landlock), "")
+		} else {
+			add(id+"landlock", warn, "off", "the kernel has no Landlock (Linux ≥ 5.13, lsm=landlock), or the role did not apply its sandbox (see "+id+"seccomp)")
+		}
+	}
+	if !found {
+		add(id+"landlock", skip, "not reported by the hub", "the kernel shows no Landlock state in /proc; a hub of this version reports it")
 	}
 	if status["NoNewPrivs"] == "1" {
 		add(id+"no_new_privs", pass, "on", "")
@@ -290,6 +312,32 @@ func (st *state) checkUnits(add func(id, status, value, hint string)) {
 		}
 	}
 	add("units.installed", warn, "no sesame@.service", "install the open-sesame package (or copy units/ to ~/.config/systemd/user) to run sesame under systemd; without systemd, sesame up is all you need")
+}
+
+func (st *state) checkConfig(add func(id, status, value, hint string)) {
+	home, err := st.e.ConfigDir()
+	if err != nil {
+		add("config.valid", skip, err.Error(), "")
+		return
+	}
+	ld, err := config.Load(config.PathsFor(st.e.Getenv(config.SystemDirEnv), home))
+	var es config.Errors
+	switch {
+	case errors.As(err, &es) && len(es) > 0:
+		v := es[0].Error()
+		if len(es) > 1 {
+			v += fmt.Sprintf(" (and %d more)", len(es)-1)
+		}
+		add("config.valid", fail, v, "run: sesame config check")
+	case err != nil:
+		add("config.valid", fail, err.Error(), "run: sesame config check")
+	case len(ld.Warnings) > 0:
+		add("config.valid", warn, ld.Warnings[0].Error(), "a setting of yours is locked by /etc/sesame policy and ignored")
+	case len(ld.Files) == 0:
+		add("config.valid", pass, "no configuration files: the defaults", "")
+	default:
+		add("config.valid", pass, strings.Join(ld.Files, ", "), "")
+	}
 }
 
 func (st *state) checkVaults(add func(id, status, value, hint string)) {

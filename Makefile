@@ -38,6 +38,11 @@ test: deps-test build deps-packaging
 deps-test:
 	@command -v bash >/dev/null || (apt-get update && apt-get install -y bash)
 	@command -v ssh-agent >/dev/null || (apt-get update && apt-get install -y openssh-client)
+	@# A small corpus of real desktop files for the xdg and launcher tests, desktop-file-validate
+	@# to compare with, tmux to drive the launcher's picker in a real terminal.
+	@[ -e /usr/share/applications/htop.desktop ] && [ -e /usr/share/applications/mc.desktop ] && \
+	  [ -e /usr/share/applications/debian-xterm.desktop ] && command -v desktop-file-validate >/dev/null && \
+	  command -v tmux >/dev/null || (apt-get update && apt-get install -y htop mc xterm desktop-file-utils tmux)
 
 # Every fuzz target in the tree, briefly (fuzz-short) or longer (fuzz).
 fuzz-short:

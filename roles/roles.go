@@ -29,8 +29,10 @@ import (
 
 	"github.com/open-sesame/sesame/roles/cli"
 	"github.com/open-sesame/sesame/roles/env"
+	"github.com/open-sesame/sesame/roles/launcher"
 	"github.com/open-sesame/sesame/roles/profile"
 	"github.com/open-sesame/sesame/roles/secrets"
+	"github.com/open-sesame/sesame/roles/snippets"
 	"github.com/open-sesame/sesame/roles/wm"
 )
 
@@ -39,9 +41,11 @@ type RunFunc func(ctx context.Context, e *env.Env, args []string) error
 
 // table maps daemon role names to their entry points.
 var table = map[string]RunFunc{
-	"profile": profile.Run,
-	"secrets": secrets.Run,
-	"wm":      wm.Run,
+	"profile":  profile.Run,
+	"secrets":  secrets.Run,
+	"launcher": launcher.Run,
+	"snippets": snippets.Run,
+	"wm":       wm.Run,
 }
 
 // Names returns the daemon roles, sorted.

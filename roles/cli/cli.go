@@ -131,6 +131,8 @@ func (st *state) commands() []*cli.Command {
 		st.downCommand(),
 		st.withDoctor(st.statusCommand()),
 		st.auditCommand(),
+		st.launchCommand(),
+		st.snippetCommand(),
 		st.factorCommand(),
 		st.keysCommand(),
 		st.wmCommand(),

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
+	"github.com/open-sesame/sesame/bus"
 	"github.com/open-sesame/sesame/roles/api"
 	"github.com/open-sesame/sesame/secmem"
 	"github.com/urfave/cli/v2"
@@ -37,6 +38,24 @@ func (st *state) gather(ctx context.Context, profiles []string, prefix string) (
 		return nil, nil, err
 	}
 	defer cl.Close()
+	wants := make([]want, len(profiles))
+	for i, p := range profiles {
+		wants[i] = want{profile: p}
+	}
+	return collect(ctx, cl, wants, prefix)
+}
+
+// want is what to fetch from one profile: every secret (names nil), or the named ones.
+type want struct {
+	profile string
+	names   []string
+}
+
+// collect fetches each want in one request per profile and binds every secret to its
+// variable with the mapping and denylist that every injector shares (api.EnvName,
+// api.Denied); two secrets mapping to one variable are an error. `sesame env`, `sesame
+// export` and `sesame launch run` all inject through here. The caller destroys the buffers.
+func collect(ctx context.Context, cl *bus.Client, wants []want, prefix string) ([]injected, []*secmem.Buf, error) {
 	var out []injected
 	var bufs []*secmem.Buf
 	fail := func(err error) ([]injected, []*secmem.Buf, error) {
@@ -46,25 +65,55 @@ func (st *state) gather(ctx context.Context, profiles []string, prefix string) (
 		return nil, nil, err
 	}
 	seen := map[string]injected{}
-	for _, p := range profiles {
-		buf, ents, err := fetch(ctx, cl, p, nil)
+	for _, w := range wants {
+		buf, ents, err := fetch(ctx, cl, w.profile, w.names)
 		if err != nil {
-			return fail(fmt.Errorf("profile %q: %w", p, err))
+			return fail(fmt.Errorf("profile %q: %w", w.profile, err))
 		}
 		bufs = append(bufs, buf)
 		for _, e := range ents {
-			in := injected{profile: p, name: e.Name, variable: api.EnvName(prefix, e.Name), value: e.Value}
-			if api.Denied(in.variable) {
-				return fail(fmt.Errorf("secret %q of profile %q maps to $%s, which sesame never sets (it could change what the program runs); rename the secret or use --prefix", e.Name, p, in.variable))
+			in, err := bind(seen, w.profile, e.Name, prefix)
+			if err != nil {
+				return fail(err)
 			}
-			if o, dup := seen[in.variable]; dup {
-				return fail(fmt.Errorf("secrets %q (profile %q) and %q (profile %q) both map to $%s; rename one or use --prefix", o.name, o.profile, e.Name, p, in.variable))
-			}
-			seen[in.variable] = in
+			in.value = e.Value
 			out = append(out, in)
 		}
 	}
 	return out, bufs, nil
+}
+
+// bind maps one secret to its variable, refusing a denied variable and one that an earlier
+// secret (in seen) already maps to.
+func bind(seen map[string]injected, profile, name, prefix string) (injected, error) {
+	in := injected{profile: profile, name: name, variable: api.EnvName(prefix, name)}
+	if api.Denied(in.variable) {
+		return in, fmt.Errorf("secret %q of profile %q maps to $%s, which sesame never sets (it could change what the program runs); rename the secret or use --prefix", name, profile, in.variable)
+	}
+	if o, dup := seen[in.variable]; dup {
+		return in, fmt.Errorf("secrets %q (profile %q) and %q (profile %q) both map to $%s; rename one or use --prefix", o.name, o.profile, name, profile, in.variable)
+	}
+	seen[in.variable] = in
+	return in, nil
+}
+
+// valueString returns the secret as a string without copying it: a view into secure memory, valid
+// while its buffer is.
+func (in injected) valueString() string {
+	return unsafe.String(unsafe.SliceData(in.value), len(in.value))
+}
+
+// withoutVars returns environ (sesame's own descriptor variables dropped, see childEnv)
+// without the variables in drop.
+func withoutVars(environ []string, drop map[string]bool) []string {
+	var out []string
+	for _, kv := range childEnv(environ) {
+		k, _, _ := strings.Cut(kv, "=")
+		if !drop[k] {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 func (st *state) envCommand() *cli.Command {
@@ -80,7 +129,7 @@ to one variable are an error. With --file, each variable holds the path of an
 in-memory file with the value instead (/proc/PID/environ then holds no secret).
 The exit status is the command's (128+N when killed by signal N).`,
 		Flags: []cli.Flag{
-			profileFlag("profiles, comma-separated (default: $SESAME_PROFILES, else \"default\")"),
+			profileFlag("profiles, comma-separated (default: see sesame which)"),
 			&cli.StringFlag{Name: "prefix", Usage: "prefix every variable with `PREFIX`_"},
 			&cli.BoolFlag{Name: "file", Usage: "pass each secret as the path of an in-memory file"},
 		},
@@ -90,7 +139,7 @@ The exit status is the command's (128+N when killed by signal N).`,
 				return usageError{errNoCommand}
 			}
 			profiles := st.profiles(c)
-			ins, bufs, err := st.gather(c.Context, profiles, c.String("prefix"))
+			ins, bufs, err := st.gather(c.Context, profiles, st.prefix(c))
 			if err != nil {
 				return fmt.Errorf("env: %w", err)
 			}
@@ -99,6 +148,9 @@ The exit status is the command's (128+N when killed by signal N).`,
 					b.Destroy()
 				}
 			}()
+			if err := st.addDirEnv(c, ins); err != nil {
+				return fmt.Errorf("env: %w", err)
+			}
 			return st.run(args, ins, profiles, c.Bool("file"))
 		},
 	}
@@ -124,13 +176,7 @@ func (st *state) run(args []string, ins []injected, profiles []string, asFiles b
 	for _, in := range ins {
 		set[in.variable] = true
 	}
-	var environ []string
-	for _, kv := range childEnv(st.e.Environ()) {
-		k, _, _ := strings.Cut(kv, "=")
-		if !set[k] {
-			environ = append(environ, kv)
-		}
-	}
+	environ := withoutVars(st.e.Environ(), set)
 	environ = append(environ, "SESAME_PROFILES="+strings.Join(profiles, ","))
 	var files []*os.File
 	defer func() {
@@ -140,7 +186,7 @@ func (st *state) run(args []string, ins []injected, profiles []string, asFiles b
 	}()
 	for _, in := range ins {
 		if !asFiles {
-			environ = append(environ, in.variable+"="+unsafe.String(unsafe.SliceData(in.value), len(in.value)))
+			environ = append(environ, in.variable+"="+in.valueString())
 			continue
 		}
 		f, err := memfdWith(in.name, in.value)
@@ -232,7 +278,7 @@ escapes when the value has a quote or a newline; a value no dotenv reader can ta
 back exactly (a NUL, invalid UTF-8, both ' and $ or a backtick) is refused. json: one
 object, exact for UTF-8 values (others are refused); {} when there is none.`,
 		Flags: []cli.Flag{
-			profileFlag("profiles, comma-separated (default: $SESAME_PROFILES, else \"default\")"),
+			profileFlag("profiles, comma-separated (default: see sesame which)"),
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "shell", Usage: "shell, dotenv or json"},
 			&cli.StringFlag{Name: "prefix", Usage: "prefix every variable with `PREFIX`_"},
 		},
@@ -251,7 +297,7 @@ object, exact for UTF-8 values (others are refused); {} when there is none.`,
 			default:
 				return usagef("export: unknown format %q (shell, dotenv or json)", f)
 			}
-			ins, bufs, err := st.gather(c.Context, st.profiles(c), c.String("prefix"))
+			ins, bufs, err := st.gather(c.Context, st.profiles(c), st.prefix(c))
 			if err != nil {
 				return fmt.Errorf("export: %w", err)
 			}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -131,7 +132,14 @@ func TestSignalReadyPipeWins(t *testing.T) {
 	ns := newNotifySocket(t, false)
 	r, w, _ := os.Pipe()
 	defer r.Close()
-	env := envMap(map[string]string{NotifySocketEnv: ns.addr, ReadyFDEnv: fmt.Sprint(w.Fd()), WatchdogUsecEnv: "100000"})
+	// SignalReady closes the descriptor it is given: give it a duplicate, or w's finalizer
+	// would close that number again later, whatever it is by then.
+	wfd, err := syscall.Dup(int(w.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	env := envMap(map[string]string{NotifySocketEnv: ns.addr, ReadyFDEnv: fmt.Sprint(wfd), WatchdogUsecEnv: "100000"})
 	if err := SignalReady(env); err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -616,10 +617,16 @@ func TestBootRoundTrip(t *testing.T) {
 		WriteBoot(w, &Boot{Role: "secrets", Private: kp.Private(), Hub: hub.Public})
 		w.Close()
 	}()
-	// ReadBoot takes the descriptor number from the environment.
+	// ReadBoot takes the descriptor number from the environment, and closes it: hand it a
+	// duplicate, or r's finalizer would later close that number again, whatever it then is.
+	fd, err := syscall.Dup(int(r.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
 	id, err := ReadBoot(func(k string) string {
 		if k == BootFDEnv {
-			return fmt.Sprint(r.Fd())
+			return fmt.Sprint(fd)
 		}
 		return ""
 	})

@@ -43,6 +43,9 @@ func ServeRole(ctx context.Context, getenv func(string) string, cfg RoleConfig) 
 	case <-ctx.Done():
 		return nil
 	case <-cl.Done():
+		if ctx.Err() != nil {
+			return nil // stopping: the hub closing too is not a loss
+		}
 		return fmt.Errorf("lost the hub: %v", cl.Err())
 	}
 }

@@ -248,6 +248,8 @@ func (s *server) serve(ctx context.Context, req *bus.Envelope, ev *api.AuditEven
 			return nil, err
 		}
 		return nil, vaultErr(v.Delete(r.Name), req.Profile, r.Name)
+	case api.SecretsDeriveKey:
+		return s.deriveKey(req, ev)
 	case api.SecretsList:
 		ev.Event = "secret.list"
 		v, err := s.unlocked(req.Profile)

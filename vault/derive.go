@@ -1,0 +1,60 @@
+package vault
+
+import (
+	"fmt"
+
+	"github.com/open-sesame/sesame/secmem"
+)
+
+// infoPurpose derives purpose keys: HKDF-SHA256(master key, info = infoPurpose \x00 vault id
+// || purpose). The context holds the vault id, so a purpose key is different in every
+// vault, and the purpose, so the clipboard's key is not the key of anything else.
+const infoPurpose = "sesame vault v1 purpose"
+
+// MaxPurposeLen bounds a purpose name.
+const MaxPurposeLen = 32
+
+// DeriveKey returns a 32-byte key for purpose, derived from the master key, in a new
+// [secmem.Buf] the caller must Destroy. The same vault and purpose give the same key for as
+// long as the vault exists (changing factors rewraps the master key, it does not change
+// it), so a role can keep data encrypted under it across unlocks. purpose is 1 to 32 bytes
+// of lower-case letters, digits and '-'. It returns an error wrapping [ErrLocked] while the
+// vault is locked.
+func (v *Vault) DeriveKey(purpose string) (*secmem.Buf, error) {
+	if err := validatePurpose(purpose); err != nil {
+		return nil, fmt.Errorf("vault: derive key in %q: %w", v.profile, err)
+	}
+	v.state.RLock()
+	defer v.state.RUnlock()
+	k, err := v.keysLocked()
+	if err != nil {
+		return nil, fmt.Errorf("vault: derive key in %q: %w", v.profile, err)
+	}
+	h := v.header()
+	ctx := append(h.vaultID[:len(h.vaultID):len(h.vaultID)], purpose...)
+	key, err := hkdfKey(k.master.Bytes(), infoPurpose, ctx)
+	if err != nil {
+		return nil, fmt.Errorf("vault: derive key in %q: %w", v.profile, err)
+	}
+	// hkdf.Key returns the key on the heap: copied into secure memory, then wiped.
+	defer secmem.Wipe(key)
+	out, err := secmem.New(len(key))
+	if err != nil {
+		return nil, err
+	}
+	copy(out.Bytes(), key)
+	return out, nil
+}
+
+func validatePurpose(p string) error {
+	if p == "" || len(p) > MaxPurposeLen {
+		return fmt.Errorf("%w: purpose %q: want 1 to %d bytes", ErrInvalid, p, MaxPurposeLen)
+	}
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+			return fmt.Errorf("%w: purpose %q: only a-z, 0-9 and '-'", ErrInvalid, p)
+		}
+	}
+	return nil
+}

@@ -1,18 +1,27 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"image"
 	"image/png"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/open-sesame/sesame/bus"
+	"github.com/open-sesame/sesame/roles/api"
+	"github.com/open-sesame/sesame/wayland"
+	"github.com/open-sesame/sesame/wayland/proto/datacontrol"
 	"github.com/open-sesame/sesame/wayland/wltest"
+	"github.com/rajveermalviya/go-wayland/wayland/client"
+	"golang.org/x/sys/unix"
 )
 
 // The desktop roles on a real compositor: sway, headless, as an unprivileged user (sway
@@ -28,9 +37,14 @@ type desk struct {
 	t *testing.T
 }
 
-// newDesk starts sway and, in it, `sesame up --desktop` from this test binary (or, with
-// real, from the static binary built as `make build` does).
-func newDesk(t *testing.T, real bool, extraEnv ...string) *desk {
+// deskOptions vary the session.
+type deskOptions struct {
+	real   bool   // run the static binary built as `make build` does, not this test binary
+	config string // $XDG_CONFIG_HOME/sesame/config.toml of the session's user
+}
+
+// newDesk starts sway and, in it, `sesame up --desktop`.
+func newDesk(t *testing.T, opt deskOptions) *desk {
 	t.Helper()
 	s := wltest.StartSway(t,
 		"bindsym Mod1+Tab exec $HOME/bin/sesame wm overlay",
@@ -41,20 +55,25 @@ func newDesk(t *testing.T, real bool, extraEnv ...string) *desk {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if real {
+	if opt.real {
 		exe = realBinary(t)
 	}
 	if err := s.Install(exe, "sesame", "sesame-profile", "sesame-secrets", "sesame-wm", "sesame-clipboard"); err != nil {
 		t.Fatal(err)
 	}
 	d := &desk{Sway: s, t: t}
-	d.startUp(extraEnv)
+	if opt.config != "" {
+		if _, _, err := d.Run(opt.config, "sh", "-c", `mkdir -p "$HOME/.config/sesame" && cat > "$HOME/.config/sesame/config.toml"`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.startUp()
 	return d
 }
 
-func (d *desk) startUp(extraEnv []string) {
+func (d *desk) startUp() {
 	d.t.Helper()
-	d.Start("env", append(extraEnv, "sesame", "up", "--desktop")...)
+	d.Start("sesame", "up", "--desktop")
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		out, _, err := d.Run("", "sesame", "status", "--json")
@@ -72,7 +91,7 @@ func (d *desk) startUp(extraEnv []string) {
 					n++
 				}
 			}
-			if n == 1 {
+			if n == 2 {
 				return
 			}
 		}
@@ -179,7 +198,7 @@ func (d *desk) wtype(args ...string) {
 func ms(ns int64) float64 { return float64(ns) / 1e6 }
 
 func TestDesktopWM(t *testing.T) {
-	d := newDesk(t, false)
+	d := newDesk(t, deskOptions{})
 	for _, app := range []string{"alpha", "bravo", "charlie"} {
 		d.Foot(app)
 	}
@@ -321,7 +340,7 @@ func TestDesktopWM(t *testing.T) {
 // keymap, and sway forking the command: an upper bound of the key press) to mapped. The
 // binary is the real one, built as `make build` does.
 func TestDesktopOverlayLatency(t *testing.T) {
-	d := newDesk(t, true)
+	d := newDesk(t, deskOptions{real: true})
 	d.Foot("alpha")
 	d.Foot("bravo")
 	d.waitOrder("bravo", "alpha")
@@ -416,4 +435,233 @@ func percentile(v []int64, p float64) int64 {
 	return s[min(len(s)-1, int(p*float64(len(s))))]
 }
 
-var _ = fmt.Sprint
+type clipEntry struct {
+	ID          int64  `json:"id"`
+	MimeType    string `json:"mime_type"`
+	Size        int64  `json:"size"`
+	Preview     string `json:"preview"`
+	Sensitivity string `json:"sensitivity"`
+	Count       int32  `json:"count"`
+}
+
+func (d *desk) history(args ...string) []clipEntry {
+	d.t.Helper()
+	var es []clipEntry
+	if err := json.Unmarshal(d.sesame("", append([]string{"clipboard", "history", "--json"}, args...)...), &es); err != nil {
+		d.t.Fatal(err)
+	}
+	return es
+}
+
+// waitHistory waits until the history's previews are want, newest first.
+func (d *desk) waitHistory(want ...string) []clipEntry {
+	d.t.Helper()
+	deadline := time.Now().Add(8 * time.Second)
+	var got []string
+	var es []clipEntry
+	for time.Now().Before(deadline) {
+		es = d.history()
+		got = got[:0]
+		for _, e := range es {
+			got = append(got, e.Preview)
+		}
+		if slices.Equal(got, want) {
+			return es
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	d.t.Fatalf("clipboard history %q, want %q", got, want)
+	return nil
+}
+
+type clipStatus struct {
+	Profile   string `json:"Profile"`
+	Unlocked  bool   `json:"Unlocked"`
+	Protocol  string `json:"Protocol"`
+	Captured  int64  `json:"Captured"`
+	Sensitive int64  `json:"Sensitive"`
+	Cleared   int64  `json:"Cleared"`
+	Memory    int32  `json:"Memory"`
+}
+
+func (d *desk) clipStatus() clipStatus {
+	d.t.Helper()
+	var s clipStatus
+	if err := json.Unmarshal(d.sesame("", "clipboard", "status", "--json"), &s); err != nil {
+		d.t.Fatal(err)
+	}
+	return s
+}
+
+func (d *desk) waitClip(what string, cond func(clipStatus) bool) clipStatus {
+	d.t.Helper()
+	deadline := time.Now().Add(8 * time.Second)
+	for time.Now().Before(deadline) {
+		if s := d.clipStatus(); cond(s) {
+			return s
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	d.t.Fatalf("clipboard: %s did not happen: %+v", what, d.clipStatus())
+	return clipStatus{}
+}
+
+// copy puts text on the clipboard with wl-copy, which serves it until the selection changes.
+func (d *desk) copy(text string) {
+	d.t.Helper()
+	d.Start("wl-copy", "--foreground", "--", text)
+}
+
+// paste returns the clipboard's text, or an error when it is empty.
+func (d *desk) paste() (string, error) {
+	out, err := d.Command("wl-paste", "--no-newline").Output()
+	return string(out), err
+}
+
+// noPlaintext checks that no file of the clipboard history holds any of needles.
+func (d *desk) noPlaintext(needles ...string) {
+	d.t.Helper()
+	files, _ := filepath.Glob(filepath.Join(d.Home(), ".local/share/sesame/clipboard/*"))
+	if len(files) == 0 {
+		d.t.Fatal("no clipboard history files")
+	}
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		for _, n := range needles {
+			if bytes.Contains(b, []byte(n)) {
+				d.t.Fatalf("%s holds %q in plaintext", f, n)
+			}
+		}
+		if fi, _ := os.Stat(f); fi.Mode().Perm() != 0o600 {
+			d.t.Fatalf("%s has mode %v", f, fi.Mode())
+		}
+	}
+}
+
+func TestDesktopClipboard(t *testing.T) {
+	d := newDesk(t, deskOptions{config: "[profile_defaults.clipboard]\nsensitive_ttl = \"2s\"\n"})
+	d.sesame("pw\n", "init", "--kdf-time", "1", "--kdf-memory", "8")
+	if s := d.waitClip("the key of profile default", func(s clipStatus) bool { return s.Unlocked }); s.Profile != "default" {
+		t.Fatalf("status %+v", s)
+	}
+
+	// Text is recorded; a repeat is one entry, moved up and counted.
+	d.copy("hello clipboard")
+	d.waitHistory("hello clipboard")
+	d.copy("second entry")
+	d.waitHistory("second entry", "hello clipboard")
+	d.copy("hello clipboard")
+	es := d.waitHistory("hello clipboard", "second entry")
+	if es[0].Count != 2 || es[0].MimeType != "text/plain;charset=utf-8" {
+		t.Fatalf("repeat: %+v", es[0])
+	}
+
+	// An AWS access key is not recorded, and is cleared from the clipboard after the TTL.
+	const awsKey = "AKIAIOSFODNN7EXAMPLE"
+	d.copy(awsKey)
+	d.waitClip("the AWS key seen as sensitive", func(s clipStatus) bool { return s.Sensitive == 1 })
+	if got, err := d.paste(); err != nil || got != awsKey {
+		t.Fatalf("before the TTL the clipboard holds %q (%v)", got, err)
+	}
+	d.waitClip("clearing after the TTL", func(s clipStatus) bool { return s.Cleared == 1 })
+	if got, err := d.paste(); err == nil && got != "" {
+		t.Fatalf("after the TTL the clipboard still holds %q", got)
+	}
+	d.waitHistory("hello clipboard", "second entry")
+
+	// A password manager's copy (x-kde-passwordManagerHint: secret) is not recorded either.
+	setSelection(t, d.Sway, map[string]string{"text/plain;charset=utf-8": "correct horse battery staple", "x-kde-passwordManagerHint": "secret"})
+	d.waitClip("the hinted copy seen as sensitive", func(s clipStatus) bool { return s.Sensitive == 2 })
+	d.waitHistory("hello clipboard", "second entry")
+
+	// get, search, copy.
+	es = d.history()
+	if got := string(d.sesame("", "clipboard", "get", fmt.Sprint(es[1].ID))); got != "second entry" {
+		t.Fatalf("get: %q", got)
+	}
+	var found []clipEntry
+	json.Unmarshal(d.sesame("", "clipboard", "search", "--json", "HELLO"), &found)
+	if len(found) != 1 || found[0].Preview != "hello clipboard" {
+		t.Fatalf("search: %+v", found)
+	}
+	d.sesame("", "clipboard", "copy", fmt.Sprint(es[1].ID))
+	deadline := time.Now().Add(5 * time.Second)
+	for got, _ := d.paste(); got != "second entry"; got, _ = d.paste() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after copy the clipboard holds %q", got)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	d.waitHistory("second entry", "hello clipboard")
+
+	// On disk: nothing readable.
+	d.noPlaintext("hello clipboard", "second entry", awsKey, "correct horse", "text/plain")
+
+	// Locked: what is copied stays in memory, and is written (encrypted) once unlocked.
+	d.sesame("", "lock")
+	d.waitClip("the key dropped", func(s clipStatus) bool { return !s.Unlocked })
+	d.copy("copied while locked")
+	d.waitClip("the copy kept in memory", func(s clipStatus) bool { return s.Memory == 1 })
+	if es := d.history(); len(es) != 1 || es[0].Preview != "copied while locked" || es[0].ID >= 0 {
+		t.Fatalf("locked history: %+v", es)
+	}
+	d.noPlaintext("copied while locked")
+	d.sesame("pw\n", "unlock")
+	d.waitClip("the key back", func(s clipStatus) bool { return s.Unlocked && s.Memory == 0 })
+	d.waitHistory("copied while locked", "second entry", "hello clipboard")
+	d.noPlaintext("copied while locked", "hello clipboard")
+
+	// clear.
+	d.sesame("", "clipboard", "clear")
+	d.waitHistory()
+}
+
+// setSelection makes a selection offering the given types, as a password manager would,
+// through data control, and serves it until the test ends.
+func setSelection(t *testing.T, s *wltest.Sway, offers map[string]string) {
+	t.Helper()
+	path, err := wayland.SocketPath(s.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := wayland.Connect(path, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seat := client.NewSeat(c.Context())
+	if _, err := c.BindGlobal("wl_seat", 1, seat); err != nil {
+		t.Fatal(err)
+	}
+	mgr := datacontrol.NewDataControlManager(c)
+	if _, err := c.BindGlobal(datacontrol.DataControlManagerInterface, 2, mgr); err != nil {
+		t.Fatal(err)
+	}
+	dev, _ := mgr.GetDataDevice(seat)
+	src, _ := mgr.CreateDataSource()
+	for mime := range offers {
+		src.Offer(mime)
+	}
+	src.SetSendHandler(func(e datacontrol.DataControlSourceSendEvent) {
+		unix.Write(e.Fd, []byte(offers[e.MimeType]))
+		unix.Close(e.Fd)
+	})
+	dev.SetSelection(src)
+	ctx, cancel := context.WithCancel(context.Background())
+	go c.Run(ctx)
+	t.Cleanup(cancel)
+}
+
+// TestDeriveKeyOnlyForRoles: secrets.derive-key answers a role asking for its own purpose
+// only; a client (any process of the user that is not a role) is refused.
+func TestDeriveKeyOnlyForRoles(t *testing.T) {
+	sb := newSandbox(t)
+	sb.sesame("pw\n", "init", "--kdf-time", "1", "--kdf-memory", "8")
+	cl := sb.dial()
+	kp := cl.Key()
+	for _, purpose := range []string{"clipboard", "secrets", ""} {
+		err := cl.Call(context.Background(), api.SecretsDeriveKey, "default", &api.DeriveKeyRequest{Purpose: purpose, ReplyKey: kp.Public}, nil)
+		if bus.ErrCode(err) != bus.CodeDenied {
+			t.Errorf("purpose %q from a client: %v", purpose, err)
+		}
+	}
+}

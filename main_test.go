@@ -17,12 +17,13 @@ import (
 func TestMain(m *testing.M) {
 	run := func() { os.Exit(roles.Main(os.Args, "test")) }
 	testscript.Main(m, map[string]func(){
-		"sesame":          run,
-		"sesame-profile":  run,
-		"sesame-secrets":  run,
-		"sesame-launcher": run,
-		"sesame-snippets": run,
-		"sesame-wm":       run,
+		"sesame":           run,
+		"sesame-profile":   run,
+		"sesame-secrets":   run,
+		"sesame-launcher":  run,
+		"sesame-snippets":  run,
+		"sesame-wm":        run,
+		"sesame-clipboard": run,
 	})
 }
 

@@ -28,6 +28,7 @@ import (
 	"syscall"
 
 	"github.com/open-sesame/sesame/roles/cli"
+	"github.com/open-sesame/sesame/roles/clipboard"
 	"github.com/open-sesame/sesame/roles/env"
 	"github.com/open-sesame/sesame/roles/launcher"
 	"github.com/open-sesame/sesame/roles/profile"
@@ -41,11 +42,12 @@ type RunFunc func(ctx context.Context, e *env.Env, args []string) error
 
 // table maps daemon role names to their entry points.
 var table = map[string]RunFunc{
-	"profile":  profile.Run,
-	"secrets":  secrets.Run,
-	"launcher": launcher.Run,
-	"snippets": snippets.Run,
-	"wm":       wm.Run,
+	"clipboard": clipboard.Run,
+	"launcher":  launcher.Run,
+	"profile":   profile.Run,
+	"secrets":   secrets.Run,
+	"snippets":  snippets.Run,
+	"wm":        wm.Run,
 }
 
 // Names returns the daemon roles, sorted.

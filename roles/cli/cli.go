@@ -136,6 +136,7 @@ func (st *state) commands() []*cli.Command {
 		st.factorCommand(),
 		st.keysCommand(),
 		st.wmCommand(),
+		st.clipboardCommand(),
 	}
 	cmds = append(cmds, st.secretCommands()...)
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].Name < cmds[j].Name })

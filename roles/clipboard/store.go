@@ -1,0 +1,312 @@
+package clipboard
+
+import (
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/open-sesame/sesame/secmem"
+	"github.com/vmihailenco/msgpack/v5"
+	"golang.org/x/crypto/chacha20poly1305"
+
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+)
+
+// The history on disk: one SQLite file per profile, $XDG_DATA_HOME/sesame/clipboard/P.db
+// (0600 in 0700), written only while the profile's key is held. Each row is
+//
+//	id      the entry's number
+//	digest  HMAC-SHA256(dedupe key, MIME type \x00 content): finds a repeat without
+//	        storing anything readable
+//	nonce   24 random bytes
+//	sealed  XChaCha20-Poly1305(content key, nonce, msgpack{MIME type, content,
+//	        sensitivity, source}, AD = "sesame clipboard v1" \x00 profile \x00 digest)
+//	copied  when it was last copied (Unix ms), count how many times
+//
+// The content and dedupe keys are HKDF-SHA256 of the clipboard key, which the secrets role
+// derives from the vault's master key for this role alone (secrets.derive-key). So the
+// file holds no plaintext — not the text, not its type, not its length beyond the
+// ciphertext's — and it cannot be read while the vault is locked. The AD binds a row to its
+// profile and its digest: a row copied into another profile's file or onto another row does
+// not open. Timestamps and counts are in the clear.
+
+const (
+	infoContent = "sesame clipboard v1 content"
+	infoDedupe  = "sesame clipboard v1 dedupe"
+	infoCheck   = "sesame clipboard v1 key check"
+	adPrefix    = "sesame clipboard v1"
+)
+
+const schema = `
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS entries (
+	id     INTEGER PRIMARY KEY AUTOINCREMENT,
+	digest BLOB NOT NULL UNIQUE,
+	nonce  BLOB NOT NULL,
+	sealed BLOB NOT NULL,
+	copied INTEGER NOT NULL,
+	count  INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX IF NOT EXISTS entries_copied ON entries (copied DESC);
+`
+
+// content is what a row seals.
+type content struct {
+	_msgpack struct{} `msgpack:",as_array"`
+
+	MimeType    string
+	Data        []byte
+	Sensitivity string
+	Source      string // "clipboard" or "primary"
+}
+
+// keyring is the keys of one profile's history. The AEAD keeps a copy of its key on the Go
+// heap and the HMAC its pads (x/crypto and crypto/hmac offer no way to wipe them): dropping
+// the keyring on lock leaves them to the garbage collector; the clipboard key itself is in
+// secure memory and wiped.
+type keyring struct {
+	key   *secmem.Buf
+	aead  cipher.AEAD
+	mac   []byte // dedupe key (heap, wiped on destroy)
+	check []byte // a MAC of a fixed string: tells whether a file was written under this key
+}
+
+func newKeyring(key *secmem.Buf) (*keyring, error) {
+	if key.Len() != 32 {
+		return nil, fmt.Errorf("clipboard: key of %d bytes", key.Len())
+	}
+	ck, err := hkdf.Key(sha256.New, key.Bytes(), nil, infoContent, chacha20poly1305.KeySize)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := chacha20poly1305.NewX(ck)
+	secmem.Wipe(ck)
+	if err != nil {
+		return nil, err
+	}
+	mk, err := hkdf.Key(sha256.New, key.Bytes(), nil, infoDedupe, 32)
+	if err != nil {
+		return nil, err
+	}
+	k := &keyring{key: key, aead: aead, mac: mk}
+	k.check = k.digest("", []byte(infoCheck))
+	return k, nil
+}
+
+func (k *keyring) destroy() {
+	k.key.Destroy()
+	secmem.Wipe(k.mac)
+	k.aead = nil
+}
+
+func (k *keyring) digest(mime string, data []byte) []byte {
+	m := hmac.New(sha256.New, k.mac)
+	m.Write([]byte(mime))
+	m.Write([]byte{0})
+	m.Write(data)
+	return m.Sum(nil)
+}
+
+// store is one profile's history file.
+type store struct {
+	db      *sql.DB
+	path    string
+	profile string
+}
+
+// storePath is where profile's history lives.
+func storePath(dataDir, profile string) string {
+	return filepath.Join(dataDir, "sesame", "clipboard", profile+".db")
+}
+
+func openStore(path, profile string) (*store, error) {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("clipboard: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("clipboard: %w", err)
+	}
+	// Created here with 0600: SQLite would use 0644 less the umask (and give the -wal and
+	// -shm files the main file's mode).
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("clipboard: %w", err)
+	}
+	f.Close()
+	if err := os.Chmod(path, 0o600); err != nil {
+		return nil, fmt.Errorf("clipboard: %w", err)
+	}
+	u := url.URL{Scheme: "file", OmitHost: true, Path: path}
+	q := []string{"mode=rw", "_txlock=immediate"}
+	for _, p := range []string{"busy_timeout(5000)", "journal_mode(WAL)", "synchronous(NORMAL)", "temp_store(MEMORY)", "secure_delete(ON)"} {
+		q = append(q, "_pragma="+url.QueryEscape(p))
+	}
+	db, err := sql.Open("sqlite", u.String()+"?"+strings.Join(q, "&"))
+	if err != nil {
+		return nil, fmt.Errorf("clipboard: open %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec(schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("clipboard: %s: %w", path, err)
+	}
+	return &store{db: db, path: path, profile: profile}, nil
+}
+
+func (s *store) close() error { return s.db.Close() }
+
+// errOtherKey means the file was written under another key (the vault was made anew).
+var errOtherKey = errors.New("the clipboard history was written under another key")
+
+// checkKey records k's check value in a new file, or compares it with the one recorded.
+func (s *store) checkKey(k *keyring) error {
+	var have []byte
+	err := s.db.QueryRow(`SELECT value FROM meta WHERE name = 'check'`).Scan(&have)
+	if errors.Is(err, sql.ErrNoRows) {
+		_, err = s.db.Exec(`INSERT INTO meta (name, value) VALUES ('check', ?)`, k.check)
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	if !hmac.Equal(have, k.check) {
+		return errOtherKey
+	}
+	return nil
+}
+
+// reset deletes every entry and the key check.
+func (s *store) reset() error {
+	_, err := s.db.Exec(`DELETE FROM entries; DELETE FROM meta;`)
+	return err
+}
+
+func (s *store) ad(digest []byte) []byte {
+	return append([]byte(adPrefix+"\x00"+s.profile+"\x00"), digest...)
+}
+
+// add records c, or, when the same content is there, moves it to the top and counts it.
+// It keeps the newest max entries. It returns the entry's id.
+func (s *store) add(k *keyring, c *content, at time.Time, count int32, max int) (int64, error) {
+	d := k.digest(c.MimeType, c.Data)
+	tx, err := s.db.Begin()
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	var id int64
+	err = tx.QueryRow(`UPDATE entries SET copied = ?, count = count + ? WHERE digest = ? RETURNING id`, at.UnixMilli(), count, d).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		plain, err := msgpack.Marshal(c)
+		if err != nil {
+			return 0, err
+		}
+		nonce := make([]byte, chacha20poly1305.NonceSizeX)
+		rand.Read(nonce)
+		sealed := k.aead.Seal(nil, nonce, plain, s.ad(d))
+		clear(plain)
+		err = tx.QueryRow(`INSERT INTO entries (digest, nonce, sealed, copied, count) VALUES (?, ?, ?, ?, ?) RETURNING id`,
+			d, nonce, sealed, at.UnixMilli(), count).Scan(&id)
+		if err != nil {
+			return 0, err
+		}
+	} else if err != nil {
+		return 0, err
+	}
+	if max > 0 {
+		if _, err := tx.Exec(`DELETE FROM entries WHERE id NOT IN (SELECT id FROM entries ORDER BY copied DESC, id DESC LIMIT ?)`, max); err != nil {
+			return 0, err
+		}
+	}
+	return id, tx.Commit()
+}
+
+// row is a decrypted entry.
+type row struct {
+	id     int64
+	c      content
+	copied time.Time
+	count  int32
+}
+
+// scan calls f for each entry, newest first, until f returns false. Rows that do not
+// decrypt are skipped and counted.
+func (s *store) scan(k *keyring, f func(*row) bool) (bad int, err error) {
+	rows, err := s.db.Query(`SELECT id, digest, nonce, sealed, copied, count FROM entries ORDER BY copied DESC, id DESC`)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r row
+		var digest, nonce, sealed []byte
+		var ms int64
+		if err := rows.Scan(&r.id, &digest, &nonce, &sealed, &ms, &r.count); err != nil {
+			return bad, err
+		}
+		if !s.open(k, &r, digest, nonce, sealed) {
+			bad++
+			continue
+		}
+		r.copied = time.UnixMilli(ms)
+		if !f(&r) {
+			break
+		}
+	}
+	return bad, rows.Err()
+}
+
+func (s *store) open(k *keyring, r *row, digest, nonce, sealed []byte) bool {
+	if len(nonce) != chacha20poly1305.NonceSizeX {
+		return false
+	}
+	plain, err := k.aead.Open(nil, nonce, sealed, s.ad(digest))
+	if err != nil {
+		return false
+	}
+	defer clear(plain)
+	if msgpack.Unmarshal(plain, &r.c) != nil {
+		return false
+	}
+	// The digest must be this content's: a row is bound to what it holds.
+	return hmac.Equal(digest, k.digest(r.c.MimeType, r.c.Data))
+}
+
+// get returns one entry.
+func (s *store) get(k *keyring, id int64) (*row, error) {
+	var r row
+	var digest, nonce, sealed []byte
+	var ms int64
+	err := s.db.QueryRow(`SELECT id, digest, nonce, sealed, copied, count FROM entries WHERE id = ?`, id).Scan(&r.id, &digest, &nonce, &sealed, &ms, &r.count)
+	if err != nil {
+		return nil, err
+	}
+	if !s.open(k, &r, digest, nonce, sealed) {
+		return nil, fmt.Errorf("clipboard: entry %d does not decrypt (tampered with, or moved from another row)", id)
+	}
+	r.copied = time.UnixMilli(ms)
+	return &r, nil
+}
+
+// clear deletes every entry and returns how many there were.
+func (s *store) clear() (int, error) {
+	res, err := s.db.Exec(`DELETE FROM entries`)
+	if err != nil {
+		return 0, err
+	}
+	n, _ := res.RowsAffected()
+	// secure_delete overwrote the rows' pages; a checkpoint empties the WAL of them.
+	s.db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+	return int(n), nil
+}

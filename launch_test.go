@@ -359,3 +359,69 @@ func TestLaunchPicker(t *testing.T) {
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// tenK writes 10,000 desktop entries named as bench/peers.sh names its fzf lines
+// ("org.example.app-N/Application N launcher entry") and the same lines for fzf.
+func tenK(b *testing.B, sb *sandbox) (names string) {
+	b.Helper()
+	data := filepath.Join(sb.home, "bench-data")
+	apps := filepath.Join(data, "applications")
+	os.MkdirAll(apps, 0o755)
+	var lines bytes.Buffer
+	for i := 1; i <= 10000; i++ {
+		fmt.Fprintf(&lines, "org.example.app-%d/Application %d launcher entry\n", i, i)
+		entry := fmt.Sprintf("[Desktop Entry]\nType=Application\nName=Application %d launcher entry\nExec=app-%d\n", i, i)
+		if err := os.WriteFile(filepath.Join(apps, fmt.Sprintf("org.example.app-%d.desktop", i)), []byte(entry), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	names = filepath.Join(sb.home, "names.txt")
+	os.WriteFile(names, lines.Bytes(), 0o644)
+	sb.env = append(sb.env, "XDG_DATA_HOME="+data, "XDG_DATA_DIRS="+filepath.Join(sb.home, "none"))
+	return names
+}
+
+// BenchmarkProcessLaunchSearch10k is `sesame launch search appl42` as a whole process (start,
+// connect to the hub, a search over 10,000 entries in the launcher role, print), to compare
+// with BenchmarkProcessFzfFilter10k on the same names.
+func BenchmarkProcessLaunchSearch10k(b *testing.B) {
+	sb := newSandbox(b)
+	sb.bin = realBinary(b)
+	tenK(b, sb)
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		out, _, _ := sb.try("", "launch", "status", "--json")
+		if bytes.Contains(out, []byte(`"entries":10000`)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("the launcher did not index 10k entries: %s", out)
+		}
+	}
+	out := sb.sesame("", "launch", "search", "-n", "1", "appl42")
+	if !bytes.HasPrefix(out, []byte("org.example.app-42.desktop")) {
+		b.Fatalf("first hit: %s", out)
+	}
+	benchRun(b, sb, "launch", "search", "appl42")
+}
+
+// BenchmarkProcessFzfFilter10k is `fzf --filter=appl42` over the same 10,000 names (its
+// input from a file, no shell in between).
+func BenchmarkProcessFzfFilter10k(b *testing.B) {
+	if _, err := exec.LookPath("fzf"); err != nil {
+		b.Skip("fzf is not installed")
+	}
+	sb := newSandbox(b)
+	names := tenK(b, sb)
+	for b.Loop() {
+		f, err := os.Open(names)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cmd := exec.Command("fzf", "--filter=appl42")
+		cmd.Stdin = f
+		if err := cmd.Run(); err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+	}
+}

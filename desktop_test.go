@@ -665,3 +665,31 @@ func TestDeriveKeyOnlyForRoles(t *testing.T) {
 		}
 	}
 }
+
+// TestDesktopSnippetType types a snippet — a secret from the vault and ${cursor} — into a
+// terminal through the virtual keyboard, and reads what the program in it received.
+func TestDesktopSnippetType(t *testing.T) {
+	d := newDesk(t, deskOptions{})
+	d.sesame("pw\n", "init", "--kdf-time", "1", "--kdf-memory", "8")
+	d.sesame("s3cr3t-€", "secret", "set", "api") // all of stdin, no newline
+	d.sesame("", "snippet", "add", "sig", "Key: ${secret:api} (${cursor})\tok")
+	out := filepath.Join(d.Home(), "typed")
+	// Raw mode: every byte reaches cat as it is typed; the arrow key arrives as CSI D.
+	d.Foot("typed", "sh", "-c", "stty raw -echo; exec cat > "+out)
+	if err := d.WaitFocused("typed", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	d.sesame("", "snippet", "type", "sig")
+	t.Logf("sesame snippet type (expand with a secret, type 24 characters, 4 cursor moves): %v", time.Since(start).Round(time.Millisecond))
+	want := "Key: s3cr3t-€ ()\tok" + strings.Repeat("\x1b[D", 4)
+	deadline := time.Now().Add(5 * time.Second)
+	var got []byte
+	for time.Now().Before(deadline) {
+		if got, _ = os.ReadFile(out); string(got) == want {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("the terminal received %q, want %q", got, want)
+}

@@ -132,7 +132,7 @@ func (st *state) commands() []*cli.Command {
 		st.withDoctor(st.statusCommand()),
 		st.auditCommand(),
 		st.launchCommand(),
-		st.snippetCommand(),
+		st.withSnippetType(st.snippetCommand()),
 		st.factorCommand(),
 		st.keysCommand(),
 		st.wmCommand(),

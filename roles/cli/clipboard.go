@@ -165,14 +165,6 @@ func (st *state) withClipboard(c *cli.Context, f func(cl *bus.Client, profile st
 	}
 	defer cl.Close()
 	profile := st.clipboardProfile(c)
-	if profile == "" && c.Command.Name != "status" {
-		// Ask the role which profile it records for, so the request and the sealing agree.
-		var s api.ClipboardStatusReply
-		if err := cl.Call(c.Context, api.ClipboardStatus, "", nil, &s); err != nil {
-			return clipboardErr(err, profile)
-		}
-		profile = s.Profile
-	}
 	return clipboardErr(f(cl, profile), profile)
 }
 
@@ -181,6 +173,9 @@ func clipboardErr(err error, profile string) error {
 	case bus.CodeUnavailable, bus.CodeUnknownKind:
 		return withHint(err, "the clipboard role runs in a Wayland session under: sesame up --desktop")
 	case bus.CodeLocked:
+		if profile == "" {
+			return withHint(err, "run: sesame unlock")
+		}
 		return withHint(err, "run: sesame unlock -p "+profile)
 	}
 	return err
@@ -227,7 +222,11 @@ func (st *state) clipboardList(c *cli.Context, kind, query string) error {
 			return fmt.Errorf("clipboard: malformed reply: %v", err)
 		}
 		if es.Locked {
-			fmt.Fprintf(st.e.Stderr, "sesame: profile %q is locked: only what was copied since is listed (in memory)\n", profile)
+			p := profile
+			if p == "" {
+				p = es.Recorded
+			}
+			fmt.Fprintf(st.e.Stderr, "sesame: profile %q is locked: only what was copied since is listed (in memory)\n", p)
 		}
 		if c.Bool("json") {
 			out := make([]clipEntryJSON, 0, len(es.Entries))

@@ -459,7 +459,9 @@ func decode(req *bus.Envelope, v any) error {
 }
 
 func (s *server) handle(ctx context.Context, req *bus.Envelope) (any, error) {
-	profile := req.Profile
+	// Replies are sealed with the profile as the request named it ("" for the one the role
+	// records for), so the requester can check them without knowing which that is.
+	profile, asked := req.Profile, req.Profile
 	if profile == "" {
 		profile = s.settings.get().profile
 	}
@@ -480,7 +482,7 @@ func (s *server) handle(ctx context.Context, req *bus.Envelope) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		sealed, err := bus.Seal(r.ReplyKey, api.AD(req.Kind, profile), b)
+		sealed, err := bus.Seal(r.ReplyKey, api.AD(req.Kind, asked), b)
 		clear(b)
 		if err != nil {
 			return nil, err
@@ -498,7 +500,7 @@ func (s *server) handle(ctx context.Context, req *bus.Envelope) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		sealed, err := bus.Seal(r.ReplyKey, api.AD(api.ClipboardGet, profile, strconv.FormatInt(r.ID, 10)), c.Data)
+		sealed, err := bus.Seal(r.ReplyKey, api.AD(api.ClipboardGet, asked, strconv.FormatInt(r.ID, 10)), c.Data)
 		if err != nil {
 			return nil, err
 		}

@@ -49,8 +49,12 @@ func New(c *wayland.Conn) (*Keyboard, error) {
 
 // Type types text. Characters that no keysym can type (control characters other than
 // newline, tab and backspace) are an error, found before anything is typed.
-func (k *Keyboard) Type(text string) error {
-	runes := []rune(text)
+func (k *Keyboard) Type(text string) error { return k.TypeRunes([]rune(text)) }
+
+// TypeRunes is Type for text already decoded, which the caller can wipe afterwards (the
+// keymaps made for it are wiped here). What is typed necessarily reaches the compositor, as
+// keymaps naming the characters and as key presses, and the focused client.
+func (k *Keyboard) TypeRunes(runes []rune) error {
 	if len(runes) == 0 {
 		return nil
 	}
@@ -63,6 +67,11 @@ func (k *Keyboard) Type(text string) error {
 		}
 		maps[i] = km
 	}
+	defer func() {
+		for _, km := range maps {
+			clear(km.Text)
+		}
+	}()
 	for i, p := range parts {
 		if err := k.setKeymap(maps[i]); err != nil {
 			return err
@@ -72,6 +81,26 @@ func (k *Keyboard) Type(text string) error {
 			if err := k.tap(code); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// Tap presses and releases the key with the named keysym ("Left", "Return", …) n times.
+func (k *Keyboard) Tap(keysym string, n int) error {
+	if n <= 0 {
+		return nil
+	}
+	km, err := xkb.NewKeysymKeymap(keysym)
+	if err != nil {
+		return fmt.Errorf("vkbd: %w", err)
+	}
+	if err := k.setKeymap(km); err != nil {
+		return err
+	}
+	for range n {
+		if err := k.tap(1); err != nil {
+			return err
 		}
 	}
 	return nil

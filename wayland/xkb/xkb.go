@@ -324,6 +324,21 @@ func NewTypingKeymap(chars []rune) (*TypingKeymap, error) {
 	return km, nil
 }
 
+// NewKeysymKeymap writes a keymap whose only key (evdev code 1) is the named keysym, such
+// as "Left".
+func NewKeysymKeymap(name string) (*TypingKeymap, error) {
+	if FromName(name) == NoSymbol {
+		return nil, fmt.Errorf("xkb: unknown keysym %q", name)
+	}
+	text := "xkb_keymap {\n" +
+		"xkb_keycodes \"sesame\" {\n\tminimum = 8;\n\tmaximum = 9;\n\t<K1> = 9;\n};\n" +
+		"xkb_types \"sesame\" { include \"complete\" };\n" +
+		"xkb_compatibility \"sesame\" { include \"complete\" };\n" +
+		"xkb_symbols \"sesame\" {\n\tkey <K1> { [ " + name + " ] };\n};\n" +
+		"};\n"
+	return &TypingKeymap{Text: append([]byte(text), 0), keys: map[rune]uint32{}}, nil
+}
+
 // Key returns the evdev code that types r.
 func (k *TypingKeymap) Key(r rune) (uint32, bool) {
 	c, ok := k.keys[r]

@@ -135,3 +135,20 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestKeysymKeymap(t *testing.T) {
+	km, err := NewKeysymKeymap("Left")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Parse(km.Text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Keysym(1, false); got != Left {
+		t.Fatalf("%#x", got)
+	}
+	if _, err := NewKeysymKeymap("NoSuchKey"); err == nil {
+		t.Fatal("unknown keysym accepted")
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -39,8 +40,9 @@ type desk struct {
 
 // deskOptions vary the session.
 type deskOptions struct {
-	real   bool   // run the static binary built as `make build` does, not this test binary
-	config string // $XDG_CONFIG_HOME/sesame/config.toml of the session's user
+	real     bool   // run the static binary built as `make build` does, not this test binary
+	config   string // $XDG_CONFIG_HOME/sesame/config.toml of the session's user
+	wmConfig string // and wm.toml
 }
 
 // newDesk starts sway and, in it, `sesame up --desktop`.
@@ -62,8 +64,11 @@ func newDesk(t *testing.T, opt deskOptions) *desk {
 		t.Fatal(err)
 	}
 	d := &desk{Sway: s, t: t}
-	if opt.config != "" {
-		if _, _, err := d.Run(opt.config, "sh", "-c", `mkdir -p "$HOME/.config/sesame" && cat > "$HOME/.config/sesame/config.toml"`); err != nil {
+	for name, text := range map[string]string{"config.toml": opt.config, "wm.toml": opt.wmConfig} {
+		if text == "" {
+			continue
+		}
+		if _, _, err := d.Run(text, "sh", "-c", `mkdir -p "$HOME/.config/sesame" && cat > "$HOME/.config/sesame/`+name+`"`); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -198,7 +203,9 @@ func (d *desk) wtype(args ...string) {
 func ms(ns int64) float64 { return float64(ns) / 1e6 }
 
 func TestDesktopWM(t *testing.T) {
-	d := newDesk(t, deskOptions{})
+	// wm.toml: charlie's windows get the hint z; t launches foot (its desktop entry) when no
+	// foot window is open.
+	d := newDesk(t, deskOptions{wmConfig: "[keys.z]\napps = [\"charlie\"]\n\n[keys.t]\napps = [\"foot\"]\nlaunch = \"foot\"\n"})
 	for _, app := range []string{"alpha", "bravo", "charlie"} {
 		d.Foot(app)
 	}
@@ -284,10 +291,10 @@ func TestDesktopWM(t *testing.T) {
 	}
 	d.waitOrder("alpha", "bravo", "charlie")
 
-	// Typing a hint: c is charlie's, and no other hint starts with it: activated at once,
-	// before Alt is released.
+	// Typing a hint: z is charlie's (wm.toml), and no other hint starts with it: activated at
+	// once, before Alt is released.
 	go func() {
-		done <- d.Command("wtype", "-M", "alt", "-k", "Tab", "-s", "400", "-k", "c", "-s", "600", "-m", "alt").Run()
+		done <- d.Command("wtype", "-M", "alt", "-k", "Tab", "-s", "400", "-k", "z", "-s", "600", "-m", "alt").Run()
 	}()
 	if err := d.WaitFocused("charlie", 3*time.Second); err != nil {
 		t.Fatal(err)
@@ -327,6 +334,25 @@ func TestDesktopWM(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.waitOverlays(6)
+
+	// Focus or launch: t is bound to foot, which has no window; typing it stages the launch,
+	// releasing Alt commits it, and the command sway ran asks the launcher for it.
+	d.wtype("-M", "alt", "-k", "Tab", "-s", "400", "-k", "t", "-s", "200", "-m", "alt", "-s", "50")
+	if o := d.waitOverlays(7); o.Result != "launch" {
+		t.Fatalf("launch: %+v", o)
+	}
+	if err := d.WaitFocused("foot", 10*time.Second); err != nil {
+		t.Fatalf("the launched foot: %v", err)
+	}
+	if w, _ := d.Window("foot"); w != nil && w.PID > 0 {
+		t.Cleanup(func() { syscall.Kill(w.PID, syscall.SIGTERM) })
+	}
+	// Now it has a window: `wm focus t` focuses it.
+	d.Focus("alpha")
+	d.sesame("", "wm", "focus", "t")
+	if err := d.WaitFocused("foot", 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestDesktopOverlayLatency measures, on real sway, the two figures the overlay is judged by:

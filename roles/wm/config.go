@@ -57,25 +57,6 @@ func DefaultConfig() Config {
 	}
 }
 
-// fromEnv applies the environment overrides.
-func (c *Config) fromEnv(getenv func(string) string) error {
-	if v := getenv("SESAME_WM_THRESHOLD"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 {
-			return fmt.Errorf("SESAME_WM_THRESHOLD=%q is not a duration", v)
-		}
-		c.Threshold = d
-	}
-	if v := getenv("SESAME_WM_FONT"); v != "" {
-		c.Font = v
-	}
-	if v := getenv("SESAME_WM_MODIFIER"); v != "" {
-		c.Modifier = v
-	}
-	_, err := c.modMask()
-	return err
-}
-
 // modMask is the modifier's real-modifier mask.
 func (c *Config) modMask() (uint32, error) {
 	switch c.Modifier {

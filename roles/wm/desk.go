@@ -67,6 +67,7 @@ type desk struct {
 	// needPresent: a redraw waits for a buffer to be released.
 	needPresent bool
 
+	reload  *reloader // nil in tests
 	ov      *overlay
 	m       Machine
 	sess    *session
@@ -381,6 +382,11 @@ func (d *desk) trigger(req api.WmOverlayRequest, received time.Time, reply chan 
 		reply <- api.WmOverlayReply{Result: "none"}
 		return
 	}
+	if d.m.Phase() == Idle && d.reload != nil {
+		if cfg := d.reload.check(); cfg != nil {
+			d.apply(*cfg)
+		}
+	}
 	now := d.now()
 	if d.m.Phase() != Idle {
 		d.run(d.m.Trigger(now, nil, req.Backward, req.Launcher))
@@ -412,6 +418,22 @@ func (d *desk) trigger(req api.WmOverlayRequest, received time.Time, reply chan 
 		// virtual keyboard is when its client exits): no modifier is held, so this was a tap.
 		d.run(d.m.Release(now))
 	}
+}
+
+// apply takes new settings (between sessions).
+func (d *desk) apply(cfg Config) {
+	mask, err := cfg.modMask()
+	if err != nil {
+		d.logf("wm: %v", err)
+		return
+	}
+	if cfg.Font != d.cfg.Font || d.rend == nil {
+		d.rend = loadRenderer(cfg.Font, cfg.Theme, d.reload.getenv, d.logf)
+	} else {
+		d.rend.theme = cfg.Theme
+	}
+	d.cfg, d.mask = cfg, mask
+	d.m = Machine{Threshold: cfg.Threshold, LauncherDwell: cfg.LauncherDwell, Bindings: cfg.Bindings}
 }
 
 func (d *desk) lastSession() *session {

@@ -50,16 +50,17 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("wm: %w", err)
 	}
-	cfg := DefaultConfig()
-	if err := cfg.fromEnv(e.Getenv); err != nil {
+	cfgHome, err := e.ConfigDir()
+	if err != nil {
 		return fmt.Errorf("wm: %w", err)
 	}
-	var rend *renderer
-	if files, err := findFont(cfg.Font, fontconfigDirs(e.Getenv, "/etc/fonts")); err != nil {
-		e.Logf("wm: no font for the overlay (%v): it will show nothing", err)
-	} else if rend, err = newRenderer(cfg.Theme, files); err != nil {
-		e.Logf("wm: %v: the overlay will show nothing", err)
+	cfgPath := filepath.Join(cfgHome, "sesame", configFileName)
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
+		e.Logf("wm: %v; using the built-in settings", err)
 	}
+	fonts := func(family string) *renderer { return loadRenderer(family, cfg.Theme, e.Getenv, e.Logf) }
+	rend := fonts(cfg.Font)
 	state, err := e.StateDir()
 	if err != nil {
 		return fmt.Errorf("wm: %w", err)
@@ -91,6 +92,7 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 		conn.Close()
 		return fmt.Errorf("wm: %w", err)
 	}
+	d.reload = newReloader(cfgPath, e.Getenv, e.Logf)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	wlErr := make(chan error, 1)
@@ -123,6 +125,60 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 		return fmt.Errorf("wm: %w", err)
 	}
 	return nil
+}
+
+// loadRenderer finds the font and makes a renderer; nil (the overlay draws nothing, switching
+// still works) when there is no usable font.
+func loadRenderer(family string, theme Theme, getenv func(string) string, logf func(string, ...any)) *renderer {
+	files, err := findFont(family, fontconfigDirs(getenv, "/etc/fonts"))
+	if err != nil {
+		logf("wm: no font for the overlay (%v): it will show nothing", err)
+		return nil
+	}
+	r, err := newRenderer(theme, files)
+	if err != nil {
+		logf("wm: %v: the overlay will show nothing", err)
+		return nil
+	}
+	return r
+}
+
+// reloader reads wm.toml again when it changed.
+type reloader struct {
+	path   string
+	getenv func(string) string
+	logf   func(string, ...any)
+	stamp  string // size and mtime of the file last read ("" when absent)
+}
+
+func newReloader(path string, getenv func(string) string, logf func(string, ...any)) *reloader {
+	r := &reloader{path: path, getenv: getenv, logf: logf}
+	r.stamp = r.current()
+	return r
+}
+
+func (r *reloader) current() string {
+	fi, err := os.Stat(r.path)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprint(fi.Size(), fi.ModTime().UnixNano())
+}
+
+// check returns the new settings when the file changed and loads, else nil.
+func (r *reloader) check() *Config {
+	now := r.current()
+	if now == r.stamp {
+		return nil
+	}
+	r.stamp = now
+	cfg, err := loadConfig(r.path)
+	if err != nil {
+		r.logf("wm: %v; the settings in use stay", err)
+		return nil
+	}
+	r.logf("wm: %s changed: settings applied", r.path)
+	return &cfg
 }
 
 // persist writes the saved order, the latest one whenever it changes.

@@ -313,6 +313,7 @@ type Node struct {
 	AppID   string `json:"app_id"`
 	Name    string `json:"name"`
 	Focused bool   `json:"focused"`
+	PID     int    `json:"pid"`
 	Nodes   []Node `json:"nodes"`
 	Float   []Node `json:"floating_nodes"`
 }

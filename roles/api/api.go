@@ -37,6 +37,10 @@ type HubStatusReply struct {
 	// Sandbox is the hub's own sandbox level (first, Role "profile") and each running role's
 	// (see sandbox.Level and sandbox.Observe).
 	Sandbox []sandbox.Level
+	// Profile is which profile commands without -p use, and why; Config is the state of the
+	// configuration (nil from a hub that predates them).
+	Profile *CurrentReply
+	Config  *ConfigStatus
 }
 
 // Kinds served by the secrets role. The envelope's Profile names the vault.

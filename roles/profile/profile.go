@@ -1,7 +1,9 @@
 // Package profile is the profile role: it runs the bus hub that every other role and every
 // CLI invocation connects to, and answers the hub's own requests (hub.status, hub.ping).
 //
-// Trust profiles, context activation and configuration reload also belong here as they land.
+// It also owns trust profiles and the configuration (config.go): the effective
+// configuration, hot-reloaded and pushed to the roles; the default profile and why
+// (context rules, `sesame profile default`, default_profile); activation.
 //
 // # Start-up
 //
@@ -68,25 +70,30 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 	defer alog.Close()
 	aud := newAuditor(alog)
 	go aud.run(ctx)
+	mgr, err := newManager(e)
+	if err != nil {
+		return fmt.Errorf("profile: %w", err)
+	}
+	mgr.record = aud.record
 	started := e.Now()
 	var hub *bus.Hub
 	hub, err = bus.NewHub(bus.HubConfig{
 		Static: id.Static,
 		Roles:  id.Roles,
 		Logf:   e.Logf,
-		Local: map[string]bus.LocalHandler{
+		Local: mgr.handlers(map[string]bus.LocalHandler{
 			api.HubAudit:     aud.handle,
 			api.HubAuditHead: aud.head,
 			api.HubStatus: func(context.Context, *bus.Caller, *bus.Envelope) (any, error) {
-				return &api.HubStatusReply{
+				return mgr.statusInto(&api.HubStatusReply{
 					Version: e.Version,
 					PID:     int32(os.Getpid()),
 					Since:   started,
 					Memory:  secmem.Backend(),
 					Roles:   hub.Roles(),
-				}, nil
+				}), nil
 			},
-		},
+		}),
 	})
 	if err != nil {
 		return fmt.Errorf("profile: %w", err)
@@ -94,6 +101,8 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 	if err := bus.WritePub(dir, id.Static.Public); err != nil {
 		return fmt.Errorf("profile: publish hub key: %w", err)
 	}
+	mgr.attach(hub)
+	go mgr.run(ctx)
 	if err := bus.SignalReady(e.Getenv); err != nil {
 		return fmt.Errorf("profile: %w", err)
 	}

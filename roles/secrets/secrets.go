@@ -26,6 +26,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -69,7 +70,8 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 		return fmt.Errorf("secrets: %w", err)
 	}
 	idle := DefaultIdleLock
-	if v := e.Getenv("SESAME_IDLE_LOCK"); v != "" {
+	v := e.Getenv("SESAME_IDLE_LOCK")
+	if v != "" {
 		if idle, err = time.ParseDuration(v); err != nil || idle < 0 {
 			return fmt.Errorf("secrets: SESAME_IDLE_LOCK=%q is not a duration", v)
 		}
@@ -80,17 +82,20 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 	}
 	defer seal.Destroy()
 	s := newServer(e, data, seal, idle)
+	s.mu.idle.fixed = v != "" // SESAME_IDLE_LOCK overrides the configuration
 	defer s.closeAll()
-	if idle > 0 {
-		go s.idleLoop(ctx)
-	}
+	go s.idleLoop(ctx)
 	err = bus.ServeRole(ctx, e.Getenv, bus.RoleConfig{
 		Identity:   id,
 		Seal:       seal,
 		RuntimeDir: rdir,
 		Handler:    s.handle,
 		Logf:       e.Logf,
-		Connected:  func(cl *bus.Client) { s.audit.cl.Store(cl); go s.audit.run(ctx, cl) },
+		Connected: func(cl *bus.Client) {
+			s.audit.cl.Store(cl)
+			go s.audit.run(ctx, cl)
+			go s.pullConfig(ctx, cl)
+		},
 	})
 	if err != nil {
 		return fmt.Errorf("secrets: %w", err)
@@ -102,15 +107,16 @@ type server struct {
 	e    *env.Env
 	data string // XDG data dir; vaults live in data/sesame/vaults
 	seal *bus.Keypair
-	idle time.Duration
 
-	audit *reporter
-	kdf   chan struct{} // a slot per Argon2id derivation allowed at once
+	audit    *reporter
+	kdf      chan struct{} // a slot per Argon2id derivation allowed at once
+	idleWake chan struct{} // the idle timeouts changed
 
 	mu struct {
 		sync.Mutex
 		open      map[string]*entry      // vaults opened so far, by profile
 		unlocking map[string]*sync.Mutex // one unlock attempt at a time per profile
+		idle      idleConfig
 	}
 }
 
@@ -121,7 +127,8 @@ type entry struct {
 }
 
 func newServer(e *env.Env, data string, seal *bus.Keypair, idle time.Duration) *server {
-	s := &server{e: e, data: data, seal: seal, idle: idle, audit: newReporter(e.Logf), kdf: make(chan struct{}, 2)}
+	s := &server{e: e, data: data, seal: seal, audit: newReporter(e.Logf), kdf: make(chan struct{}, 2), idleWake: make(chan struct{}, 1)}
+	s.mu.idle.other = idle
 	s.mu.open = make(map[string]*entry)
 	s.mu.unlocking = make(map[string]*sync.Mutex)
 	return s
@@ -162,27 +169,116 @@ func (s *server) closeAll() {
 	}
 }
 
-// idleLoop locks vaults that have not been used for s.idle.
+// idleLoop locks vaults that have not been used for their profile's idle timeout, checking
+// a quarter of the shortest timeout apart (at most 15 s, at least 10 ms).
 func (s *server) idleLoop(ctx context.Context) {
-	tick := min(s.idle/4, 15*time.Second)
-	t := time.NewTicker(max(tick, 10*time.Millisecond))
-	defer t.Stop()
 	for {
+		s.mu.Lock()
+		tick := s.mu.idle.tick()
+		s.mu.Unlock()
+		t := time.NewTimer(tick)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return
+		case <-s.idleWake: // new timeouts: check now, and tick at their pace
+			t.Stop()
 		case <-t.C:
-			now := s.e.Now()
-			s.mu.Lock()
-			for p, en := range s.mu.open {
-				if !en.v.Locked() && now.Sub(en.used) >= s.idle {
-					en.v.Lock()
-					s.e.Logf("locked %q after %v unused", p, s.idle)
-					s.audit.report(&api.AuditEvent{Event: "lock", Profile: p, OK: true, Detail: map[string]string{"reason": "idle", "after": s.idle.String()}})
-				}
-			}
-			s.mu.Unlock()
 		}
+		now := s.e.Now()
+		s.mu.Lock()
+		for p, en := range s.mu.open {
+			idle := s.mu.idle.of(p)
+			if idle > 0 && !en.v.Locked() && now.Sub(en.used) >= idle {
+				en.v.Lock()
+				s.e.Logf("locked %q after %v unused", p, idle)
+				s.audit.report(&api.AuditEvent{Event: "lock", Profile: p, OK: true, Detail: map[string]string{"reason": "idle", "after": idle.String()}})
+			}
+		}
+		s.mu.Unlock()
+	}
+}
+
+// idleConfig is the idle lock timeout of each profile: SESAME_IDLE_LOCK (or the default)
+// until the hub's configuration arrives, then the configuration's idle_lock, unless
+// SESAME_IDLE_LOCK is set, which wins. Guarded by server.mu.
+type idleConfig struct {
+	fixed bool // SESAME_IDLE_LOCK is set
+	seq   uint64
+	other time.Duration
+	per   map[string]time.Duration
+}
+
+func (c *idleConfig) of(profile string) time.Duration {
+	if d, ok := c.per[profile]; ok && !c.fixed {
+		return d
+	}
+	return c.other
+}
+
+func (c *idleConfig) tick() time.Duration {
+	shortest := c.other
+	if !c.fixed {
+		for _, d := range c.per {
+			if d > 0 && (shortest == 0 || d < shortest) {
+				shortest = d
+			}
+		}
+	}
+	if shortest == 0 {
+		return 15 * time.Second
+	}
+	return max(min(shortest/4, 15*time.Second), 10*time.Millisecond)
+}
+
+// pullConfig asks the hub for the configuration once connected; later changes are pushed
+// (secrets.config).
+func (s *server) pullConfig(ctx context.Context, cl *bus.Client) {
+	var p api.ConfigPush
+	if err := cl.Call(ctx, api.HubConfig, "", nil, &p); err != nil {
+		s.e.Logf("config: %v (the idle lock stays as it is)", err)
+		return
+	}
+	s.applyConfig(&p)
+}
+
+// configure serves secrets.config, which only the hub may send.
+func (s *server) configure(req *bus.Envelope) error {
+	if req.Caller == nil || req.Caller.Role != bus.HubCaller {
+		return bus.Errorf(bus.CodeDenied, "secrets: only the hub sends configuration")
+	}
+	var p api.ConfigPush
+	if err := decode(req, &p); err != nil {
+		return err
+	}
+	s.applyConfig(&p)
+	return nil
+}
+
+func (s *server) applyConfig(p *api.ConfigPush) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := &s.mu.idle
+	if p.Seq <= c.seq {
+		return // an older configuration than the one applied
+	}
+	c.seq = p.Seq
+	if c.fixed {
+		return
+	}
+	if c.other == p.IdleLockOther && maps.Equal(c.per, p.IdleLock) {
+		return
+	}
+	c.other, c.per = p.IdleLockOther, p.IdleLock
+	names := slices.Sorted(maps.Keys(c.per))
+	var b strings.Builder
+	for _, n := range names {
+		fmt.Fprintf(&b, ", %s %v", n, c.per[n])
+	}
+	s.e.Logf("config: idle lock %v%s", c.other, b.String())
+	select {
+	case s.idleWake <- struct{}{}:
+	default:
 	}
 }
 
@@ -212,6 +308,8 @@ func (s *server) handle(ctx context.Context, req *bus.Envelope) (any, error) {
 
 func (s *server) serve(ctx context.Context, req *bus.Envelope, ev *api.AuditEvent) (any, error) {
 	switch req.Kind {
+	case api.SecretsConfig:
+		return nil, s.configure(req)
 	case api.SecretsProfiles:
 		return s.profiles()
 	case api.SecretsCreate:

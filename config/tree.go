@@ -154,6 +154,32 @@ func Equal(a, b *Value) bool {
 	return a.Scalar == b.Scalar
 }
 
+// Interface returns v as plain Go values: map[string]any, []any, string, int64, float64,
+// bool; a date-time as its TOML text.
+func (v *Value) Interface() any {
+	switch v.Kind {
+	case KindTable:
+		m := make(map[string]any, len(v.Fields))
+		for k, f := range v.Fields {
+			m[k] = f.Interface()
+		}
+		return m
+	case KindArray:
+		a := make([]any, len(v.Elems))
+		for i, e := range v.Elems {
+			a[i] = e.Interface()
+		}
+		return a
+	case KindDatetime:
+		return fmt.Sprint(v.Scalar)
+	case KindFloat:
+		if f := v.Scalar.(float64); math.IsNaN(f) || math.IsInf(f, 0) {
+			return v.TOML() // JSON has no NaN or infinities
+		}
+	}
+	return v.Scalar
+}
+
 // TOML formats v as a TOML value on one line (tables inline, keys sorted).
 func (v *Value) TOML() string {
 	var b strings.Builder

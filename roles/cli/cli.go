@@ -58,6 +58,9 @@ func withHint(err error, hint string) error { return hinted{err, hint} }
 type state struct {
 	e     *env.Env
 	roles []string
+	// spare is a connection to the hub that resolving the default profile opened, which the
+	// command's own dial takes instead of making another (dirprofile.go).
+	spare *bus.Client
 }
 
 // Main runs the CLI with args (args[0] is the program name) and returns the exit status.
@@ -137,8 +140,10 @@ func (st *state) commands() []*cli.Command {
 		st.keysCommand(),
 		st.wmCommand(),
 		st.clipboardCommand(),
+		st.configCommand(),
 	}
 	cmds = append(cmds, st.secretCommands()...)
+	cmds = append(cmds, st.dirCommands()...)
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].Name < cmds[j].Name })
 	return cmds
 }

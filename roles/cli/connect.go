@@ -28,6 +28,10 @@ const autostartWait = 15 * time.Second
 
 // dial connects to the hub, starting it when needed.
 func (st *state) dial(ctx context.Context) (*bus.Client, error) {
+	if cl := st.spare; cl != nil {
+		st.spare = nil
+		return cl, nil
+	}
 	dir, err := bus.RuntimeDir(st.e.Getenv)
 	if err != nil {
 		return nil, err

@@ -129,7 +129,7 @@ to one variable are an error. With --file, each variable holds the path of an
 in-memory file with the value instead (/proc/PID/environ then holds no secret).
 The exit status is the command's (128+N when killed by signal N).`,
 		Flags: []cli.Flag{
-			profileFlag("profiles, comma-separated (default: $SESAME_PROFILES, else \"default\")"),
+			profileFlag("profiles, comma-separated (default: see sesame which)"),
 			&cli.StringFlag{Name: "prefix", Usage: "prefix every variable with `PREFIX`_"},
 			&cli.BoolFlag{Name: "file", Usage: "pass each secret as the path of an in-memory file"},
 		},
@@ -139,7 +139,7 @@ The exit status is the command's (128+N when killed by signal N).`,
 				return usageError{errNoCommand}
 			}
 			profiles := st.profiles(c)
-			ins, bufs, err := st.gather(c.Context, profiles, c.String("prefix"))
+			ins, bufs, err := st.gather(c.Context, profiles, st.prefix(c))
 			if err != nil {
 				return fmt.Errorf("env: %w", err)
 			}
@@ -148,6 +148,9 @@ The exit status is the command's (128+N when killed by signal N).`,
 					b.Destroy()
 				}
 			}()
+			if err := st.addDirEnv(c, ins); err != nil {
+				return fmt.Errorf("env: %w", err)
+			}
 			return st.run(args, ins, profiles, c.Bool("file"))
 		},
 	}
@@ -275,7 +278,7 @@ escapes when the value has a quote or a newline; a value no dotenv reader can ta
 back exactly (a NUL, invalid UTF-8, both ' and $ or a backtick) is refused. json: one
 object, exact for UTF-8 values (others are refused); {} when there is none.`,
 		Flags: []cli.Flag{
-			profileFlag("profiles, comma-separated (default: $SESAME_PROFILES, else \"default\")"),
+			profileFlag("profiles, comma-separated (default: see sesame which)"),
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "shell", Usage: "shell, dotenv or json"},
 			&cli.StringFlag{Name: "prefix", Usage: "prefix every variable with `PREFIX`_"},
 		},
@@ -294,7 +297,7 @@ object, exact for UTF-8 values (others are refused); {} when there is none.`,
 			default:
 				return usagef("export: unknown format %q (shell, dotenv or json)", f)
 			}
-			ins, bufs, err := st.gather(c.Context, st.profiles(c), c.String("prefix"))
+			ins, bufs, err := st.gather(c.Context, st.profiles(c), st.prefix(c))
 			if err != nil {
 				return fmt.Errorf("export: %w", err)
 			}

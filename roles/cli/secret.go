@@ -25,22 +25,10 @@ func profileFlag(usage string) *cli.StringFlag {
 	return &cli.StringFlag{Name: "profile", Aliases: []string{"p"}, Usage: usage}
 }
 
-// profiles resolves -p: a comma-separated list, else $SESAME_PROFILES, else "default".
+// profiles resolves -p: a comma-separated list, else $SESAME_PROFILES, else the allowed
+// directory profile, else the hub's default profile, else "default" (see resolve).
 func (st *state) profiles(c *cli.Context) []string {
-	spec := c.String("profile")
-	if spec == "" {
-		spec = st.e.Getenv("SESAME_PROFILES")
-	}
-	var out []string
-	for _, p := range strings.Split(spec, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	if len(out) == 0 {
-		out = []string{"default"}
-	}
-	return out
+	return st.resolve(c).Profiles
 }
 
 // profile resolves -p to exactly one profile.
@@ -346,7 +334,7 @@ func (st *state) profileCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "profile",
 		Usage: "create, list and delete trust profiles",
-		Subcommands: []*cli.Command{
+		Subcommands: append([]*cli.Command{
 			{
 				Name:      "create",
 				Usage:     "create a profile and its vault",
@@ -439,7 +427,7 @@ func (st *state) profileCommand() *cli.Command {
 					return nil
 				},
 			},
-		},
+		}, st.profileSubcommands()...),
 	}
 }
 

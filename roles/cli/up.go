@@ -107,6 +107,9 @@ type statusJSON struct {
 	Uptime  float64    `json:"uptime_seconds,omitempty"`
 	Memory  string     `json:"secure_memory,omitempty"`
 	Roles   []roleJSON `json:"roles"`
+	// Profile and Config are the default profile and the configuration (config.go).
+	Profile *currentJSONOut   `json:"profile,omitempty"`
+	Config  *configStatusJSON `json:"config,omitempty"`
 }
 
 type roleJSON struct {
@@ -144,6 +147,7 @@ func (st *state) statusCommand() *cli.Command {
 			if running {
 				out.Version, out.PID, out.Memory = s.Version, s.PID, s.Memory
 				out.Uptime = now.Sub(s.Since).Seconds()
+				out.Profile, out.Config = profileStatus(&s)
 				for _, r := range s.Roles {
 					rj := roleJSON{Name: r.Name, Running: r.Running, PID: r.PID}
 					if r.Running && !r.Since.IsZero() {
@@ -185,6 +189,7 @@ func (st *state) printStatus(s statusJSON) {
 		}
 	}
 	tw.Flush()
+	st.printProfileStatus(w, s.Profile, s.Config)
 }
 
 func dur(sec float64) string {

@@ -425,3 +425,16 @@ func BenchmarkProcessFzfFilter10k(b *testing.B) {
 		f.Close()
 	}
 }
+
+// TestLaunchPickerNeedsTerminal: without a terminal (here: a new session, so no controlling
+// one) the picker says what to use instead.
+func TestLaunchPickerNeedsTerminal(t *testing.T) {
+	ls := newLaunchSandbox(t)
+	cmd := exec.Command(ls.bin, "launch")
+	cmd.Env = ls.env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	out, err := cmd.CombinedOutput()
+	if err == nil || !bytes.Contains(out, []byte("the picker needs a terminal")) || !bytes.Contains(out, []byte("hint: without one: sesame launch search QUERY")) {
+		t.Errorf("%v: %s", err, out)
+	}
+}

@@ -263,6 +263,16 @@ func TestLaunchScope(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
+	// Without a session bus, no scope: systemd-run --user --scope needs one.
+	ls.env = append(ls.env, "DBUS_SESSION_BUS_ADDRESS=")
+	if out := ls.sesame("", "launch", "run", "--dry-run", "envdump"); !bytes.Contains(out, []byte(`"scope": false`)) {
+		t.Errorf("scope without a session bus: %s", out)
+	}
+	busLn, err := net.Listen("unix", filepath.Join(ls.run, "bus"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busLn.Close()
 	bin := filepath.Join(ls.home, "bin")
 	fake := fmt.Sprintf("#!/bin/sh\nprintf '%%s\\n' \"$@\" > %q\nwhile [ \"$1\" != -- ]; do shift; done\nshift\nexec \"$@\"\n", filepath.Join(ls.dump, "systemd-run.args"))
 	os.WriteFile(filepath.Join(bin, "systemd-run"), []byte(fake), 0o755)

@@ -36,8 +36,8 @@ import (
 //     `sesame env` does (same mapping, same denylist, collisions refused).
 //  3. The child's environment is this process's, without sesame's own variables, with the
 //     launch profiles' variables, SESAME_PROFILES, SESAME_APP_ID, and the secrets.
-//  4. When a systemd user manager is reachable ($XDG_RUNTIME_DIR/systemd/private exists and
-//     systemd-run is installed), the program runs in a transient scope of its own,
+//  4. When a systemd user manager is reachable (its private socket and the session bus
+//     exist, and systemd-run is installed; see userManager), the program runs in a transient scope of its own,
 //     `systemd-run --user --scope --unit=app-sesame-ID-N.scope` (ID escaped as systemd
 //     escapes unit names), so it is accounted, and survives, apart from sesame. Otherwise it
 //     is started directly, in a session of its own (setsid), with standard input, output
@@ -542,18 +542,26 @@ func launchDir(dir, home string) (string, error) {
 	return dir, nil
 }
 
-// userManager reports whether a systemd user manager is reachable to start scopes.
+// userManager reports whether a systemd user manager is reachable to start scopes: its
+// private socket exists, so does the session bus systemd-run --user --scope talks to it
+// through ($DBUS_SESSION_BUS_ADDRESS or $XDG_RUNTIME_DIR/bus), and systemd-run is installed.
+// (Checked, not tried: a systemd-run that fails after this process is gone could not fall
+// back without risking a second start of the program.)
 func (st *state) userManager() bool {
 	rt := st.e.Getenv("XDG_RUNTIME_DIR")
-	if rt == "" {
+	if rt == "" || !isSocket(filepath.Join(rt, "systemd", "private")) {
 		return false
 	}
-	fi, err := os.Stat(filepath.Join(rt, "systemd", "private"))
-	if err != nil || fi.Mode()&os.ModeSocket == 0 {
+	if st.e.Getenv("DBUS_SESSION_BUS_ADDRESS") == "" && !isSocket(filepath.Join(rt, "bus")) {
 		return false
 	}
-	_, err = exec.LookPath("systemd-run")
+	_, err := exec.LookPath("systemd-run")
 	return err == nil
+}
+
+func isSocket(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode()&os.ModeSocket != 0
 }
 
 // scopeName is the transient scope for one launch: app-sesame-ID-N.scope, the launcher

@@ -1,6 +1,7 @@
 package clipboard
 
 import (
+	"context"
 	"crypto/cipher"
 	"crypto/hkdf"
 	"crypto/hmac"
@@ -9,21 +10,18 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
+	"github.com/open-sesame/sesame/localdb"
 	"github.com/open-sesame/sesame/secmem"
 	"github.com/vmihailenco/msgpack/v5"
 	"golang.org/x/crypto/chacha20poly1305"
-
-	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 )
 
 // The history on disk: one SQLite file per profile, $XDG_DATA_HOME/sesame/clipboard/P.db
-// (0600 in 0700), written only while the profile's key is held. Each row is
+// (package localdb: 0600 in 0700, WAL), written only while the profile's key is held. Each
+// row is
 //
 //	id      the entry's number
 //	digest  HMAC-SHA256(dedupe key, MIME type \x00 content): finds a repeat without
@@ -130,36 +128,9 @@ func storePath(dataDir, profile string) string {
 }
 
 func openStore(path, profile string) (*store, error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("clipboard: %w", err)
-	}
-	if err := os.Chmod(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("clipboard: %w", err)
-	}
-	// Created here with 0600: SQLite would use 0644 less the umask (and give the -wal and
-	// -shm files the main file's mode).
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	db, err := localdb.Open(path, schema)
 	if err != nil {
 		return nil, fmt.Errorf("clipboard: %w", err)
-	}
-	f.Close()
-	if err := os.Chmod(path, 0o600); err != nil {
-		return nil, fmt.Errorf("clipboard: %w", err)
-	}
-	u := url.URL{Scheme: "file", OmitHost: true, Path: path}
-	q := []string{"mode=rw", "_txlock=immediate"}
-	for _, p := range []string{"busy_timeout(5000)", "journal_mode(WAL)", "synchronous(NORMAL)", "temp_store(MEMORY)", "secure_delete(ON)"} {
-		q = append(q, "_pragma="+url.QueryEscape(p))
-	}
-	db, err := sql.Open("sqlite", u.String()+"?"+strings.Join(q, "&"))
-	if err != nil {
-		return nil, fmt.Errorf("clipboard: open %s: %w", path, err)
-	}
-	db.SetMaxOpenConns(1)
-	if _, err := db.Exec(schema); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("clipboard: %s: %w", path, err)
 	}
 	return &store{db: db, path: path, profile: profile}, nil
 }
@@ -301,12 +272,22 @@ func (s *store) get(k *keyring, id int64) (*row, error) {
 
 // clear deletes every entry and returns how many there were.
 func (s *store) clear() (int, error) {
-	res, err := s.db.Exec(`DELETE FROM entries`)
+	// One connection, so that secure_delete (per connection) applies to the DELETE: the
+	// rows' pages are overwritten, and a checkpoint empties the WAL of them.
+	ctx := context.Background()
+	c, err := s.db.Conn(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	if _, err := c.ExecContext(ctx, `PRAGMA secure_delete = ON`); err != nil {
+		return 0, err
+	}
+	res, err := c.ExecContext(ctx, `DELETE FROM entries`)
 	if err != nil {
 		return 0, err
 	}
 	n, _ := res.RowsAffected()
-	// secure_delete overwrote the rows' pages; a checkpoint empties the WAL of them.
-	s.db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+	c.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
 	return int(n), nil
 }

@@ -43,6 +43,12 @@ deps-test:
 	@[ -e /usr/share/applications/htop.desktop ] && [ -e /usr/share/applications/mc.desktop ] && \
 	  [ -e /usr/share/applications/debian-xterm.desktop ] && command -v desktop-file-validate >/dev/null && \
 	  command -v tmux >/dev/null || (apt-get update && apt-get install -y htop mc xterm desktop-file-utils tmux)
+	@# The desktop roles' test bed: a headless compositor, terminals to switch between, the
+	@# clipboard and keyboard tools, screenshots, and a font for the overlay.
+	@(for t in sway foot wl-copy wtype grim; do command -v $$t >/dev/null || exit 1; done; \
+	  [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]) || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	  sway foot wl-clipboard wtype grim fonts-dejavu-core >/dev/null)
 
 # Every fuzz target in the tree, briefly (fuzz-short) or longer (fuzz).
 fuzz-short:

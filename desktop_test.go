@@ -510,6 +510,7 @@ type clipStatus struct {
 	Sensitive int64  `json:"Sensitive"`
 	Cleared   int64  `json:"Cleared"`
 	Memory    int32  `json:"Memory"`
+	ConfigSeq uint64 `json:"ConfigSeq"`
 }
 
 func (d *desk) clipStatus() clipStatus {
@@ -569,7 +570,8 @@ func (d *desk) noPlaintext(needles ...string) {
 func TestDesktopClipboard(t *testing.T) {
 	d := newDesk(t, deskOptions{config: "[profile_defaults.clipboard]\nsensitive_ttl = \"2s\"\n"})
 	d.sesame("pw\n", "init", "--kdf-time", "1", "--kdf-memory", "8")
-	if s := d.waitClip("the key of profile default", func(s clipStatus) bool { return s.Unlocked }); s.Profile != "default" {
+	// The settings come from the hub (config.toml: a TTL of 2 s), the key from the vault.
+	if s := d.waitClip("the key of profile default", func(s clipStatus) bool { return s.Unlocked }); s.Profile != "default" || s.ConfigSeq == 0 {
 		t.Fatalf("status %+v", s)
 	}
 
@@ -642,6 +644,17 @@ func TestDesktopClipboard(t *testing.T) {
 	// clear.
 	d.sesame("", "clipboard", "clear")
 	d.waitHistory()
+
+	// The profile recorded for is the default profile: when it changes, the hub pushes it.
+	d.sesame("pw2\n", "profile", "create", "--kdf-time", "1", "--kdf-memory", "8", "work")
+	d.sesame("", "profile", "default", "work")
+	d.waitClip("recording for work", func(s clipStatus) bool { return s.Profile == "work" && s.Unlocked })
+	d.copy("for work")
+	d.waitHistory("for work")
+	if es := d.history("-p", "default"); len(es) != 0 {
+		t.Fatalf("profile default got %+v", es)
+	}
+	d.noPlaintext("for work")
 }
 
 // setSelection makes a selection offering the given types, as a password manager would,

@@ -111,6 +111,9 @@ const (
 	ClipboardCopy    = "clipboard.copy"    // ClipboardIDRequest → nothing: the entry is the selection again
 	ClipboardClear   = "clipboard.clear"   // nothing → ClipboardClearReply
 	ClipboardStatus  = "clipboard.status"  // nothing → ClipboardStatusReply
+	// ClipboardConfig is how the hub pushes the configuration (ConfigPush): the default
+	// profile is the one recorded for, its [clipboard] section the settings. From the hub only.
+	ClipboardConfig = "clipboard.config"
 )
 
 // ClipboardListRequest lists (or, with Query, searches) a history, newest first.
@@ -196,6 +199,7 @@ type ClipboardStatusReply struct {
 	Sensitive int64  // of which sensitive
 	Cleared   int64  // sensitive selections cleared after their TTL
 	Memory    int32  // entries held in memory only (captured while locked)
+	ConfigSeq uint64 // of the configuration the hub pushed; 0: read from the files
 }
 
 // SecretsDeriveKey derives a 32-byte key for a purpose from the profile's master key. Only a

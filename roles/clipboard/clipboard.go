@@ -20,12 +20,13 @@
 // written (encrypted) once the vault is unlocked again; the history on disk cannot be read.
 //
 // Settings come from the profile's [clipboard] section of the configuration (history,
-// max_history, primary, detect_sensitive, keep_sensitive, sensitive_ttl), read again when
-// the files change.
+// max_history, primary, detect_sensitive, keep_sensitive, sensitive_ttl), as the hub pushes
+// it (see settingsSource).
 package clipboard
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -116,7 +117,15 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 		Logf:       e.Logf,
 		Connected: func(cl *bus.Client) {
 			s.cl.Store(cl)
-			go s.keyLoop(ctx)
+			go func() {
+				var p api.ConfigPush
+				if err := cl.Call(ctx, api.HubConfig, "", nil, &p); err != nil {
+					e.Logf("clipboard: %v (reading the configuration files instead)", err)
+				} else if err := s.settings.apply(&p); err != nil {
+					e.Logf("%v", err)
+				}
+				s.keyLoop(ctx)
+			}()
 		},
 	})
 	select {
@@ -138,8 +147,12 @@ type settings struct {
 	clip    config.Clipboard
 }
 
-// settingsSource reads the configuration files, at most every couple of seconds; when
-// they do not load it keeps the last that did (as the hub does), else the defaults.
+// settingsSource is the configuration as the hub pushes it (hub.config when the role
+// connects, clipboard.config on each change): the default profile, context activation
+// included, is the one recorded for. Until a push arrives (a hub that does not push), it
+// reads the configuration files itself, at most every couple of seconds, keeping the last
+// that loaded, else the defaults, and records for $SESAME_PROFILES's first profile or the
+// configured default.
 type settingsSource struct {
 	paths  config.Paths
 	getenv func(string) string
@@ -147,15 +160,47 @@ type settingsSource struct {
 
 	mu struct {
 		sync.Mutex
+		pushed  *config.Config
+		def     string // the pushed default profile
+		seq     uint64
 		cfg     *config.Config
 		read    time.Time
 		lastErr string
 	}
 }
 
+// apply takes a configuration push; an older one than applied is ignored.
+func (ss *settingsSource) apply(p *api.ConfigPush) error {
+	var c config.Config
+	if err := json.Unmarshal(p.Config, &c); err != nil {
+		return fmt.Errorf("clipboard: the configuration pushed does not decode: %w", err)
+	}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if p.Seq <= ss.mu.seq && ss.mu.pushed != nil {
+		return nil
+	}
+	ss.mu.pushed, ss.mu.def, ss.mu.seq = &c, p.Default, p.Seq
+	return nil
+}
+
+// seq is the number of the configuration pushed, 0 before any.
+func (ss *settingsSource) seq() uint64 {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.mu.seq
+}
+
 func (ss *settingsSource) get() settings {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
+	if c := ss.mu.pushed; c != nil {
+		p := ss.mu.def
+		if p == "" {
+			p = string(c.DefaultProfile)
+		}
+		return settings{profile: p, clip: c.Profile(p).Clipboard}
+	}
 	if ss.mu.cfg == nil || time.Since(ss.mu.read) > keyPoll {
 		ss.mu.read = time.Now()
 		ld, err := config.Load(ss.paths)
@@ -466,6 +511,15 @@ func (s *server) handle(ctx context.Context, req *bus.Envelope) (any, error) {
 		profile = s.settings.get().profile
 	}
 	switch req.Kind {
+	case api.ClipboardConfig:
+		if req.Caller == nil || req.Caller.Role != bus.HubCaller {
+			return nil, bus.Errorf(bus.CodeDenied, "clipboard: only the hub sends configuration")
+		}
+		var p api.ConfigPush
+		if err := decode(req, &p); err != nil {
+			return nil, err
+		}
+		return nil, s.settings.apply(&p)
 	case api.ClipboardHistory, api.ClipboardSearch:
 		var r api.ClipboardListRequest
 		if err := decode(req, &r); err != nil {
@@ -530,6 +584,7 @@ func (s *server) handle(ctx context.Context, req *bus.Envelope) (any, error) {
 			Sensitive: s.sensitive.Load(),
 			Cleared:   s.cleared.Load(),
 			Memory:    int32(len(s.mu.mem[st.profile])),
+			ConfigSeq: s.settings.seq(),
 		}
 		s.mu.Unlock()
 		return out, nil

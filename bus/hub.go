@@ -73,6 +73,7 @@ type Hub struct {
 	byKey  map[PublicKey]string
 	logf   func(string, ...any)
 	nconns atomic.Int32
+	self   Caller // what a role sees of the hub's own requests (Call)
 
 	mu struct {
 		sync.Mutex
@@ -143,6 +144,8 @@ func NewHub(cfg HubConfig) (*Hub, error) {
 	if h.cfg.UID == AnyUID {
 		h.cfg.UID = -1
 	}
+	// Made now, before a sandbox may forbid getuid.
+	h.self = Caller{Role: HubCaller, PID: int32(os.Getpid()), UID: uint32(os.Getuid())}
 	h.logf = cfg.Logf
 	if h.logf == nil {
 		h.logf = func(string, ...any) {}
@@ -613,7 +616,7 @@ func (h *Hub) Call(ctx context.Context, role, kind, profile string, body any) ([
 		delete(h.mu.pending, id)
 		h.mu.Unlock()
 	}
-	caller := Caller{Role: HubCaller, PID: int32(os.Getpid()), UID: uint32(os.Getuid())}
+	caller := h.self
 	if !to.trySend(&Envelope{V: Version, ID: id, Kind: kind, Profile: profile, Caller: &caller, Body: raw}) {
 		drop()
 		return nil, Errorf(CodeBusy, "the %s role has %d requests queued", role, cap(to.out))

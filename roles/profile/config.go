@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -56,8 +57,9 @@ type manager struct {
 		state    profileState
 		sw       config.Switcher
 		match    config.Match
-		pushed   string // the default of the last push
-		pushSeq  uint64 // of the last ConfigPush made
+		pushed   string          // the default of the last push
+		pushSeq  uint64          // of the last ConfigPush made
+		takers   map[string]bool // roles that asked for the configuration: they get pushes
 	}
 }
 
@@ -348,15 +350,18 @@ func (m *manager) pushBodyLocked() *api.ConfigPush {
 	return p
 }
 
-// pushAll sends the configuration to every running role, each in its own goroutine; a
-// role that does not take configuration (CodeUnknownKind) is fine. A role that connects
-// later asks for it (hub.config).
+// pushAll sends the configuration to every running role that takes it (it asked through
+// hub.config when it connected), each in its own goroutine.
 func (m *manager) pushAll(ctx context.Context) {
 	m.mu.Lock()
 	body := m.pushBodyLocked()
 	m.mu.pushed = body.Default
+	takers := maps.Clone(m.mu.takers)
 	m.mu.Unlock()
 	for _, role := range m.roles() {
+		if !takers[role] {
+			continue
+		}
 		go func() {
 			err := m.push(ctx, role, body)
 			if err != nil && bus.ErrCode(err) != bus.CodeUnknownKind && ctx.Err() == nil {
@@ -412,9 +417,16 @@ func (m *manager) status() (*api.CurrentReply, *api.ConfigStatus) {
 
 // Handlers of the hub's kinds.
 
-func (m *manager) handleConfig(context.Context, *bus.Caller, *bus.Envelope) (any, error) {
+// handleConfig answers hub.config; a role that asks takes the pushes from then on.
+func (m *manager) handleConfig(_ context.Context, from *bus.Caller, _ *bus.Envelope) (any, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if from != nil && from.Role != "" {
+		if m.mu.takers == nil {
+			m.mu.takers = map[string]bool{}
+		}
+		m.mu.takers[from.Role] = true
+	}
 	return m.pushBodyLocked(), nil
 }
 

@@ -70,9 +70,10 @@ func newTestManager(t *testing.T, userConfig string) *testManager {
 		config.ClockSource{Now: e.Now},
 	}}
 	m.roles = func() []string { return []string{"secrets", "launcher"} }
+	m.handleConfig(context.Background(), &bus.Caller{Role: "secrets"}, nil) // secrets takes pushes, launcher does not
 	m.push = func(_ context.Context, role string, p *api.ConfigPush) error {
 		if role != "secrets" {
-			return bus.Errorf(bus.CodeUnknownKind, "no")
+			t.Errorf("pushed to %s, which never asked for the configuration", role)
 		}
 		// What the role gets went through msgpack.
 		b, _ := msgpack.Marshal(p)

@@ -67,20 +67,17 @@ func lineageSlice(c *cli.Context, name string) []string {
 	return nil
 }
 
-// factorProfile resolves -p for the factor commands.
+// factorProfile resolves -p for the factor commands, which take it before or after the
+// factor type; without it, the profile is resolved as for every command (st.profile).
 func (st *state) factorProfile(c *cli.Context) (string, error) {
-	spec := lineage(c, "profile")
-	if spec == "" {
-		spec = st.e.Getenv("SESAME_PROFILES")
+	if spec := lineage(c, "profile"); spec != "" {
+		ps := splitProfiles(spec)
+		if len(ps) != 1 {
+			return "", usagef("%s takes one profile, not %q", c.Command.FullName(), spec)
+		}
+		return ps[0], nil
 	}
-	ps := strings.Split(spec, ",")
-	if spec == "" {
-		ps = []string{"default"}
-	}
-	if len(ps) != 1 || strings.TrimSpace(ps[0]) == "" {
-		return "", usagef("%s takes one profile, not %q", c.Command.FullName(), spec)
-	}
-	return strings.TrimSpace(ps[0]), nil
+	return st.profile(c)
 }
 
 // ---- ssh-agent ----

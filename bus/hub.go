@@ -575,8 +575,7 @@ const HubCaller = "hub"
 // Call sends a request from the hub itself to role, which must be the service of kind, and
 // waits for the reply body. The role sees Caller.Role == HubCaller. It fails with
 // CodeUnavailable when the role is not connected or stops before answering, CodeBusy when
-// its queue is full, and CodeTimeout after RequestTimeout; ctx ending abandons the wait
-// (a late reply is then dropped).
+// its queue is full, and CodeTimeout after RequestTimeout; ctx ending abandons the wait.
 func (h *Hub) Call(ctx context.Context, role, kind, profile string, body any) ([]byte, error) {
 	if !validKind(kind) || Service(kind) != role {
 		return nil, fmt.Errorf("bus: hub call: kind %q is not served by role %q", kind, role)
@@ -628,7 +627,8 @@ func (h *Hub) Call(ctx context.Context, role, kind, profile string, body any) ([
 		}
 		return r.Body, nil
 	case <-ctx.Done():
-		drop()
+		// The entry stays until the reply or the deadline, so a late reply is taken (into
+		// the buffered channel nobody reads) rather than logged as a stray.
 		return nil, fmt.Errorf("bus: %s: %w", kind, ctx.Err())
 	}
 }

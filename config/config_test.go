@@ -256,6 +256,12 @@ idle_lock = "0"
 			t.Error("Entries does not mark profiles.work.idle_lock locked")
 		}
 	}
+	if pos, lock := ld.Origin("profiles", "work", "auth", "policy"); lock == nil || pos.String() != sysFile+":11:9" {
+		t.Errorf("Origin = %v, %v", pos, lock)
+	}
+	if pos, lock := ld.Origin("default_profile"); lock != nil || pos.File != "" {
+		t.Errorf("Origin(default_profile) = %v, %v", pos, lock)
+	}
 }
 
 // TestPolicyNamedProfile: a lock on one profile's key holds even when the user moves the

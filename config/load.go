@@ -538,6 +538,16 @@ func (ld *Loaded) Entries() []Entry {
 	return out
 }
 
+// Origin returns where the effective value at path was written (the zero Pos for a
+// built-in default or a path that is not set) and the lock on it, if any.
+func (ld *Loaded) Origin(path ...string) (Pos, *Lock) {
+	var pos Pos
+	if v := ld.eff.Get(path...); v != nil {
+		pos = v.Pos
+	}
+	return pos, ld.locked(path)
+}
+
 // JSON returns the effective configuration as JSON (what the hub pushes to the roles).
 func (c *Config) JSON() []byte {
 	b, err := json.Marshal(c)

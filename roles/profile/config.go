@@ -317,12 +317,7 @@ func (m *manager) currentLocked() *api.CurrentReply {
 
 // defaultOrigin returns where default_profile was set and the lock on it, if any.
 func defaultOrigin(ld *config.Loaded) (config.Pos, *config.Lock) {
-	for _, en := range ld.Entries() {
-		if en.Key == "default_profile" {
-			return en.Origin, en.Lock
-		}
-	}
-	return config.Pos{}, nil
+	return ld.Origin("default_profile")
 }
 
 func (m *manager) current() *api.CurrentReply {

@@ -568,7 +568,7 @@ func (d *desk) noPlaintext(needles ...string) {
 }
 
 func TestDesktopClipboard(t *testing.T) {
-	d := newDesk(t, deskOptions{config: "[profile_defaults.clipboard]\nsensitive_ttl = \"2s\"\n"})
+	d := newDesk(t, deskOptions{config: "[profile_defaults.clipboard]\nsensitive_ttl = \"2s\"\nprimary = true\n"})
 	d.sesame("pw\n", "init", "--kdf-time", "1", "--kdf-memory", "8")
 	// The settings come from the hub (config.toml: a TTL of 2 s), the key from the vault.
 	if s := d.waitClip("the key of profile default", func(s clipStatus) bool { return s.Unlocked }); s.Profile != "default" || s.ConfigSeq == 0 {
@@ -624,6 +624,15 @@ func TestDesktopClipboard(t *testing.T) {
 	}
 	d.waitHistory("second entry", "hello clipboard")
 
+	// The primary selection (primary = true in config.toml).
+	d.Start("wl-copy", "--primary", "--foreground", "--", "selected with the mouse")
+	es = d.waitHistory("selected with the mouse", "second entry", "hello clipboard")
+	var src struct{ Source string }
+	json.Unmarshal([]byte(mustJSONEntry(t, d, es[0].ID)), &src)
+	if src.Source != "primary" {
+		t.Fatalf("source %q", src.Source)
+	}
+
 	// On disk: nothing readable.
 	d.noPlaintext("hello clipboard", "second entry", awsKey, "correct horse", "text/plain")
 
@@ -638,7 +647,7 @@ func TestDesktopClipboard(t *testing.T) {
 	d.noPlaintext("copied while locked")
 	d.sesame("pw\n", "unlock")
 	d.waitClip("the key back", func(s clipStatus) bool { return s.Unlocked && s.Memory == 0 })
-	d.waitHistory("copied while locked", "second entry", "hello clipboard")
+	d.waitHistory("copied while locked", "selected with the mouse", "second entry", "hello clipboard")
 	d.noPlaintext("copied while locked", "hello clipboard")
 
 	// clear.
@@ -655,6 +664,22 @@ func TestDesktopClipboard(t *testing.T) {
 		t.Fatalf("profile default got %+v", es)
 	}
 	d.noPlaintext("for work")
+}
+
+// mustJSONEntry returns the JSON of the history entry with id.
+func mustJSONEntry(t *testing.T, d *desk, id int64) string {
+	t.Helper()
+	var raw []json.RawMessage
+	json.Unmarshal(d.sesame("", "clipboard", "history", "--json"), &raw)
+	for _, r := range raw {
+		var e struct{ ID int64 }
+		json.Unmarshal(r, &e)
+		if e.ID == id {
+			return string(r)
+		}
+	}
+	t.Fatalf("no entry %d", id)
+	return ""
 }
 
 // setSelection makes a selection offering the given types, as a password manager would,

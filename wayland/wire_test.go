@@ -25,14 +25,14 @@ func le(v uint32) []byte { return binary.NativeEndian.AppendUint32(nil, v) }
 func wantBind() []byte {
 	const iface = "zwlr_foreign_toplevel_manager_v1" // 32 bytes
 	var b []byte
-	b = append(b, le(2)...)        // object: the registry
-	b = append(b, le(60<<16|0)...) // size 60, opcode 0 (bind)
-	b = append(b, le(5)...)        // name
-	b = append(b, le(33)...)       // string length including the NUL — not 36
-	b = append(b, iface...)        //
-	b = append(b, 0, 0, 0, 0)      // the NUL and 3 bytes of padding
-	b = append(b, le(3)...)        // version
-	b = append(b, le(7)...)        // new id
+	b = append(b, le(2)...)      // object: the registry
+	b = append(b, le(60<<16)...) // size 60 (high half), opcode 0, bind (low half)
+	b = append(b, le(5)...)      // name
+	b = append(b, le(33)...)     // string length including the NUL — not 36
+	b = append(b, iface...)      //
+	b = append(b, 0, 0, 0, 0)    // the NUL and 3 bytes of padding
+	b = append(b, le(3)...)      // version
+	b = append(b, le(7)...)      // new id
 	return b
 }
 

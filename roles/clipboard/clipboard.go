@@ -90,8 +90,7 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("clipboard: %w", err)
 	}
-	st := s.settings.get()
-	w, err := newWatcher(conn, st.clip.Primary, s.onCapture, e.Logf)
+	w, err := newWatcher(conn, func() bool { return s.settings.get().clip.Primary }, s.onCapture, e.Logf)
 	if err != nil {
 		conn.Close()
 		return fmt.Errorf("clipboard: %w", err)
@@ -467,13 +466,15 @@ func (s *server) keyFor(ctx context.Context, profile string) (*keyring, error) {
 		k.destroy()
 		return nil, err
 	}
-	if err := sto.checkKey(k); errors.Is(err, errOtherKey) {
+	err = sto.checkKey(k)
+	if errors.Is(err, errOtherKey) {
 		// The vault was made anew: what is in the file can never be read again.
 		s.e.Logf("clipboard: the history of %q was written under another vault's key; starting it afresh", profile)
-		if err := sto.reset(); err == nil {
+		if err = sto.reset(); err == nil {
 			err = sto.checkKey(k)
 		}
-	} else if err != nil {
+	}
+	if err != nil {
 		k.destroy()
 		return nil, err
 	}
@@ -579,7 +580,7 @@ func (s *server) handle(ctx context.Context, req *bus.Envelope) (any, error) {
 			Profile:   st.profile,
 			Unlocked:  s.mu.keys[st.profile] != nil,
 			Protocol:  s.w.protocol,
-			Primary:   s.w.primary,
+			Primary:   s.w.canPrim && st.clip.Primary,
 			Captured:  s.captured.Load(),
 			Sensitive: s.sensitive.Load(),
 			Cleared:   s.cleared.Load(),

@@ -1,3 +1,5 @@
+//lint:file-ignore U1000 the _msgpack field carries msgpack's as_array tag; the library reads it
+
 package clipboard
 
 import (

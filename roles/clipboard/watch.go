@@ -58,8 +58,8 @@ type watcher struct {
 	mgr      *datacontrol.DataControlManager
 	dev      *datacontrol.DataControlDevice
 	protocol string
-	canPrim  bool // the protocol has the primary selection
-	primary  bool // and it is watched
+	canPrim  bool        // the protocol has the primary selection
+	primary  func() bool // and it is to be watched (the configuration, as it is now)
 
 	mimes   map[*datacontrol.DataControlOffer][]string
 	current [2]*datacontrol.DataControlOffer // selection, primary
@@ -67,8 +67,8 @@ type watcher struct {
 	capture func(capture) // called from a reading goroutine
 }
 
-func newWatcher(c *wayland.Conn, primary bool, capture func(capture), logf func(string, ...any)) (*watcher, error) {
-	w := &watcher{c: c, logf: logf, capture: capture, mimes: map[*datacontrol.DataControlOffer][]string{}}
+func newWatcher(c *wayland.Conn, primary func() bool, capture func(capture), logf func(string, ...any)) (*watcher, error) {
+	w := &watcher{c: c, logf: logf, capture: capture, primary: primary, mimes: map[*datacontrol.DataControlOffer][]string{}}
 	w.seat = client.NewSeat(c.Context())
 	if _, err := c.BindGlobal("wl_seat", 1, w.seat); err != nil {
 		return nil, err
@@ -86,7 +86,6 @@ func newWatcher(c *wayland.Conn, primary bool, capture func(capture), logf func(
 		}
 		w.protocol, w.canPrim = fmt.Sprintf("%s v%d", wlrManager, v), v >= 2
 	}
-	w.primary = primary && w.canPrim
 	if err := w.device(); err != nil {
 		return nil, err
 	}
@@ -129,7 +128,7 @@ func (w *watcher) selection(which int, o *datacontrol.DataControlOffer) {
 		delete(w.mimes, old)
 	}
 	w.current[which] = o
-	if o == nil || (which == 1 && !w.primary) {
+	if o == nil || (which == 1 && !w.primary()) {
 		return
 	}
 	types := w.mimes[o]
@@ -213,9 +212,6 @@ func (w *watcher) receive(o *datacontrol.DataControlOffer, mime string) (<-chan 
 	}()
 	return out, nil
 }
-
-// current returns the number of the current selection (which 0) or primary selection (1).
-func (w *watcher) currentSeq(which int) uint64 { return w.seq[which] }
 
 // clear empties the selection (or primary selection) if it is still number seq.
 func (w *watcher) clear(primary bool, seq uint64) bool {

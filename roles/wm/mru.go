@@ -97,11 +97,12 @@ func encodeSaved(ws []savedWindow) []byte {
 
 func decodeSaved(b []byte) []savedWindow {
 	var out []savedWindow
+	clean := strings.NewReplacer("\t", " ", "\r", " ")
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() && len(out) < mruCap {
 		app, title, ok := strings.Cut(sc.Text(), "\t")
 		if ok && app != "" {
-			out = append(out, savedWindow{app, title})
+			out = append(out, savedWindow{clean.Replace(app), clean.Replace(title)})
 		}
 	}
 	return out

@@ -308,6 +308,8 @@ func TestLaunchPicker(t *testing.T) {
 	os.WriteFile(filepath.Join(ls.apps, "dumb.desktop"), []byte("[Desktop Entry]\nType=Application\nName=Dumb Other\nExec=false\n"), 0o644)
 	ls.waitEntry(t, "dumb.desktop")
 	sock := filepath.Join(ls.run, "tmux.sock")
+	first := sock
+	t.Cleanup(func() { exec.Command("tmux", "-S", first, "kill-server").Run() })
 	tmux := func(args ...string) string {
 		t.Helper()
 		out, err := exec.Command("tmux", append([]string{"-S", sock}, args...)...).CombinedOutput()
@@ -323,7 +325,6 @@ func TestLaunchPicker(t *testing.T) {
 	status := filepath.Join(ls.dump, "picker.status")
 	shell := "env -i " + strings.Join(envArgs, " ") + " TERM=xterm-256color " + shellQuote(ls.bin) + " launch --tag dev; echo $? > " + shellQuote(status) + "; sleep 60"
 	tmux("new-session", "-d", "-x", "100", "-y", "20", "sh", "-c", shell)
-	t.Cleanup(func() { exec.Command("tmux", "-S", sock, "kill-server").Run() })
 	screen := func(want string) string {
 		t.Helper()
 		var s string
@@ -355,9 +356,13 @@ func TestLaunchPicker(t *testing.T) {
 	if !strings.Contains(env, "API_KEY=s3cr3t\x00") || !strings.Contains(env, "MODE=dev\x00") {
 		t.Errorf("the picker's launch did not apply --tag dev: %q", env)
 	}
-	// Escape cancels.
+	// Escape cancels. (A second server on its own socket: a new session on the socket of a
+	// server that is still shutting down can fail.)
 	os.Remove(status)
-	tmux("kill-server")
+	exec.Command("tmux", "-S", sock, "kill-server").Run()
+	sock = filepath.Join(ls.run, "tmux2.sock")
+	second := sock
+	t.Cleanup(func() { exec.Command("tmux", "-S", second, "kill-server").Run() })
 	tmux("new-session", "-d", "-x", "100", "-y", "20", "sh", "-c", shell)
 	screen("launch (default)>")
 	tmux("send-keys", "-l", "zzzz")

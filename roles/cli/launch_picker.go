@@ -13,6 +13,7 @@ import (
 
 	"github.com/open-sesame/sesame/bus"
 	"github.com/open-sesame/sesame/roles/api"
+	"github.com/open-sesame/sesame/snippet"
 	"github.com/rivo/uniseg"
 	"golang.org/x/term"
 )
@@ -185,13 +186,13 @@ func (p *picker) draw() {
 	var b strings.Builder
 	b.WriteString("\x1b[H")
 	prompt := "launch (" + p.profile + ")> "
-	line := truncate(prompt+string(p.query), p.cols-1)
+	line := snippet.Preview(prompt+string(p.query), p.cols-1)
 	b.WriteString(line + "\x1b[K\r\n")
 	status := fmt.Sprintf("  %d/%d", p.matched, p.total)
 	if p.err != nil {
 		status = "  " + oneLine(p.err.Error())
 	}
-	b.WriteString(p.style("2", truncate(status, p.cols-1)) + "\x1b[K\r\n")
+	b.WriteString(p.style("2", snippet.Preview(status, p.cols-1)) + "\x1b[K\r\n")
 	for i, h := range p.hits {
 		if i >= p.rows-2 {
 			break
@@ -236,7 +237,7 @@ func (p *picker) hitLine(h api.SearchHit, selected bool) string {
 		width += w
 	}
 	if desc := oneLine(h.GenericName); desc != "" && !full && width+3 < p.cols-1 {
-		rest := truncate("   "+desc, p.cols-1-width)
+		rest := snippet.Preview("   "+desc, p.cols-1-width)
 		b.WriteString(p.style("2", rest))
 		if selected {
 			b.WriteString("\x1b[7m")
@@ -255,24 +256,6 @@ func (p *picker) style(sgr, s string) string {
 		sgr = strings.TrimSuffix(sgr, ";32")
 	}
 	return "\x1b[" + sgr + "m" + s + "\x1b[22;39m"
-}
-
-// truncate cuts s to width columns without splitting a character.
-func truncate(s string, width int) string {
-	var b strings.Builder
-	used := 0
-	state := -1
-	for s != "" {
-		var cl string
-		var w int
-		cl, s, w, state = uniseg.FirstGraphemeClusterInString(s, state)
-		if used+w > width {
-			break
-		}
-		b.WriteString(cl)
-		used += w
-	}
-	return b.String()
 }
 
 type keyKind int

@@ -49,6 +49,9 @@ func setupScript(env *testscript.Env) error {
 	env.Setenv("XDG_RUNTIME_DIR", run)
 	env.Setenv("NO_COLOR", "")
 	env.Setenv("SESAME_PROFILES", "")
+	// The system configuration layer (/etc/sesame) of the machine running the tests stays
+	// out of them; a script that needs one writes $WORK/etc/config.toml.
+	env.Setenv("SESAME_SYSTEM_CONFIG_DIR", filepath.Join(env.WorkDir, "etc"))
 	env.Defer(func() {
 		// Whatever the script left running (autostarted daemons) is stopped.
 		supervise.Stop(filepath.Join(run, "sesame"), 10*time.Second)

@@ -75,11 +75,7 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("clipboard: %w", err)
 	}
-	cfgHome, err := e.ConfigDir()
-	if err != nil {
-		return fmt.Errorf("clipboard: %w", err)
-	}
-	s := newServer(e, data, &settingsSource{paths: config.PathsFor(e.Getenv(config.SystemDirEnv), cfgHome), getenv: e.Getenv, logf: e.Logf})
+	s := newServer(e, data, &settingsSource{})
 	defer s.close()
 
 	sock, err := wayland.SocketPath(e.Getenv)
@@ -119,7 +115,7 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 			go func() {
 				var p api.ConfigPush
 				if err := cl.Call(ctx, api.HubConfig, "", nil, &p); err != nil {
-					e.Logf("clipboard: %v (reading the configuration files instead)", err)
+					e.Logf("clipboard: %v (the built-in settings apply until the hub pushes some)", err)
 				} else if err := s.settings.apply(&p); err != nil {
 					e.Logf("%v", err)
 				}
@@ -148,23 +144,14 @@ type settings struct {
 
 // settingsSource is the configuration as the hub pushes it (hub.config when the role
 // connects, clipboard.config on each change): the default profile, context activation
-// included, is the one recorded for. Until a push arrives (a hub that does not push), it
-// reads the configuration files itself, at most every couple of seconds, keeping the last
-// that loaded, else the defaults, and records for $SESAME_PROFILES's first profile or the
-// configured default.
+// included, is the one recorded for, and its [clipboard] section the settings. Until the
+// first push (the role asks for it as soon as it is connected), the built-in defaults.
 type settingsSource struct {
-	paths  config.Paths
-	getenv func(string) string
-	logf   func(string, ...any)
-
 	mu struct {
 		sync.Mutex
-		pushed  *config.Config
-		def     string // the pushed default profile
-		seq     uint64
-		cfg     *config.Config
-		read    time.Time
-		lastErr string
+		pushed *config.Config
+		def    string // the pushed default profile
+		seq    uint64
 	}
 }
 
@@ -193,34 +180,12 @@ func (ss *settingsSource) seq() uint64 {
 func (ss *settingsSource) get() settings {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	if c := ss.mu.pushed; c != nil {
-		p := ss.mu.def
-		if p == "" {
-			p = string(c.DefaultProfile)
-		}
-		return settings{profile: p, clip: c.Profile(p).Clipboard}
-	}
-	if ss.mu.cfg == nil || time.Since(ss.mu.read) > keyPoll {
-		ss.mu.read = time.Now()
-		ld, err := config.Load(ss.paths)
-		switch {
-		case err == nil:
-			ss.mu.cfg, ss.mu.lastErr = ld.Config, ""
-		case err.Error() != ss.mu.lastErr:
-			ss.mu.lastErr = err.Error()
-			ss.logf("clipboard: the configuration does not load, settings unchanged: %v", err)
-		}
-		if ss.mu.cfg == nil {
-			ss.mu.cfg = config.Default()
-		}
-	}
-	c := ss.mu.cfg
-	p := string(c.DefaultProfile)
-	if v, _, _ := strings.Cut(ss.getenv("SESAME_PROFILES"), ","); v != "" {
-		p = v
+	c, p := ss.mu.pushed, ss.mu.def
+	if c == nil {
+		c = config.Default()
 	}
 	if p == "" {
-		p = "default"
+		p = string(c.DefaultProfile)
 	}
 	return settings{profile: p, clip: c.Profile(p).Clipboard}
 }

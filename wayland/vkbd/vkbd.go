@@ -25,7 +25,16 @@ type Keyboard struct {
 	t0 time.Time
 	// Delay is waited after each character (some clients drop keys that come too fast).
 	Delay time.Duration
+	// Settle is waited after the first keymap when the seat had no keyboard before this
+	// one: clients learn of the new keyboard (wl_seat.capabilities) and only then ask for it,
+	// and keys sent before they have it are lost. A seat with a real keyboard needs no wait.
+	Settle time.Duration
+
+	settled bool
 }
+
+// DefaultSettle is Keyboard.Settle's default.
+const DefaultSettle = 150 * time.Millisecond
 
 // New creates a virtual keyboard on the compositor's first seat.
 func New(c *wayland.Conn) (*Keyboard, error) {
@@ -33,6 +42,15 @@ func New(c *wayland.Conn) (*Keyboard, error) {
 	if _, err := c.BindGlobal("wl_seat", 1, seat); err != nil {
 		return nil, err
 	}
+	hadKeyboard := false
+	seat.SetCapabilitiesHandler(func(e client.SeatCapabilitiesEvent) {
+		const keyboard = 2
+		hadKeyboard = e.Capabilities&keyboard != 0
+	})
+	if err := c.Roundtrip(); err != nil {
+		return nil, fmt.Errorf("vkbd: %w", err)
+	}
+	seat.SetCapabilitiesHandler(nil)
 	mgr := virtualkeyboard.NewVirtualKeyboardManager(c)
 	if _, err := c.BindGlobal(virtualkeyboard.VirtualKeyboardManagerInterface, 1, mgr); err != nil {
 		return nil, fmt.Errorf("vkbd: %w (the compositor cannot type for sesame)", err)
@@ -44,7 +62,7 @@ func New(c *wayland.Conn) (*Keyboard, error) {
 	if err := c.Roundtrip(); err != nil {
 		return nil, fmt.Errorf("vkbd: %w", err)
 	}
-	return &Keyboard{c: c, vk: vk, t0: time.Now()}, nil
+	return &Keyboard{c: c, vk: vk, t0: time.Now(), Settle: DefaultSettle, settled: hadKeyboard}, nil
 }
 
 // Type types text. Characters that no keysym can type (control characters other than
@@ -123,7 +141,14 @@ func (k *Keyboard) setKeymap(km *xkb.TypingKeymap) error {
 	if err := k.vk.Keymap(keymapFormatXKBv1, fd, uint32(len(km.Text))); err != nil {
 		return fmt.Errorf("vkbd: keymap: %w", err)
 	}
-	return k.c.Roundtrip()
+	if err := k.c.Roundtrip(); err != nil {
+		return err
+	}
+	if !k.settled {
+		k.settled = true
+		time.Sleep(k.Settle)
+	}
+	return nil
 }
 
 func (k *Keyboard) now() uint32 { return uint32(time.Since(k.t0).Milliseconds()) }

@@ -96,9 +96,14 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 		return fmt.Errorf("launcher: %w", err)
 	}
 	s.watcher = w
-	s.rescan()
+	// The first scan runs while the role connects and reports ready (thousands of files
+	// take a while on a busy machine); requests wait for it (see handle).
+	go func() {
+		s.rescan()
+		close(s.scanned)
+		go s.watchLoop(ctx)
+	}()
 	go w.Run(ctx)
-	go s.watchLoop(ctx)
 	err = bus.ServeRole(ctx, e.Getenv, bus.RoleConfig{
 		Identity:   id,
 		Seal:       seal,
@@ -123,8 +128,9 @@ type server struct {
 	launch  launchProfiles
 	cl      atomic.Pointer[bus.Client] // for audit events
 
-	scans atomic.Int64
-	mu    struct {
+	scans   atomic.Int64
+	scanned chan struct{} // closed once the first scan is in
+	mu      struct {
 		sync.RWMutex
 		ix     *index
 		warned map[string]bool // warnings already logged
@@ -140,6 +146,7 @@ func newServer(e *env.Env, frecDir string, dirs []string) *server {
 		frec:    newFrecencies(frecDir),
 		launch:  func(string) (map[string]config.Launch, error) { return nil, nil },
 	}
+	s.scanned = make(chan struct{})
 	s.mu.ix = &index{byID: map[string]*item{}}
 	s.mu.warned = map[string]bool{}
 	return s
@@ -209,6 +216,11 @@ func (s *server) watchLoop(ctx context.Context) {
 }
 
 func (s *server) handle(ctx context.Context, req *bus.Envelope) (any, error) {
+	select {
+	case <-s.scanned:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	profile := req.Profile
 	if profile == "" {
 		profile = "default"

@@ -91,6 +91,7 @@ func fixture(t testing.TB, lang string, extra map[string]string) (*server, strin
 	}
 	s := newServer(e, filepath.Join(t.TempDir(), "state"), []string{dir})
 	s.rescan()
+	close(s.scanned)
 	t.Cleanup(s.frec.close)
 	return s, dir
 }

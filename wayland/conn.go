@@ -67,6 +67,9 @@ type EventDecoder interface {
 	EventHasFD(opcode uint32) bool
 }
 
+// ErrUnsupported is wrapped by BindGlobal when the compositor does not offer an interface.
+var ErrUnsupported = errors.New("not offered by the compositor")
+
 // Global is one global the compositor advertises.
 type Global struct {
 	Name      uint32
@@ -310,7 +313,7 @@ func (c *Conn) Bind(name uint32, iface string, version uint32, p client.Proxy) e
 func (c *Conn) BindGlobal(iface string, version uint32, p client.Proxy) (uint32, error) {
 	gs := c.Find(iface)
 	if len(gs) == 0 {
-		return 0, fmt.Errorf("wayland: the compositor does not offer %s", iface)
+		return 0, fmt.Errorf("wayland: %s: %w", iface, ErrUnsupported)
 	}
 	v := min(version, gs[0].Version)
 	return v, c.Bind(gs[0].Name, iface, v, p)

@@ -86,7 +86,25 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("clipboard: %w", err)
 	}
+	seal, err := bus.GenerateKeypair()
+	if err != nil {
+		return fmt.Errorf("clipboard: %w", err)
+	}
+	defer seal.Destroy()
 	w, err := newWatcher(conn, func() bool { return s.settings.get().clip.Primary }, s.onCapture, e.Logf)
+	if errors.Is(err, wayland.ErrUnsupported) {
+		// Without data control the role stays up and says why (rather than exiting, to be
+		// restarted for ever).
+		conn.Close()
+		e.Logf("clipboard: %v", err)
+		why := fmt.Sprintf("clipboard: this compositor offers no data control: %v", err)
+		return bus.ServeRole(ctx, e.Getenv, bus.RoleConfig{
+			Identity: id, Seal: seal, RuntimeDir: rdir, Logf: e.Logf,
+			Handler: func(context.Context, *bus.Envelope) (any, error) {
+				return nil, bus.Errorf(bus.CodeUnavailable, "%s", why)
+			},
+		})
+	}
 	if err != nil {
 		conn.Close()
 		return fmt.Errorf("clipboard: %w", err)
@@ -99,11 +117,6 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 		wlErr <- conn.Run(ctx)
 		cancel()
 	}()
-	seal, err := bus.GenerateKeypair()
-	if err != nil {
-		return fmt.Errorf("clipboard: %w", err)
-	}
-	defer seal.Destroy()
 	err = bus.ServeRole(ctx, e.Getenv, bus.RoleConfig{
 		Identity:   id,
 		Seal:       seal,

@@ -16,6 +16,7 @@ package wm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -88,6 +89,18 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 		}
 		saves <- ws
 	}, e.Logf)
+	// The role runs either way; without the protocols it needs it answers every request
+	// with why (rather than exiting, to be restarted for ever).
+	seal, err2 := bus.GenerateKeypair()
+	if err2 != nil {
+		return fmt.Errorf("wm: %w", err2)
+	}
+	defer seal.Destroy()
+	if errors.Is(err, wayland.ErrUnsupported) {
+		conn.Close()
+		e.Logf("wm: %v", err)
+		return serveUnavailable(ctx, e, id, seal, rdir, fmt.Sprintf("wm: this compositor cannot be driven: %v", err))
+	}
 	if err != nil {
 		conn.Close()
 		return fmt.Errorf("wm: %w", err)
@@ -100,12 +113,6 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 		wlErr <- conn.Run(ctx)
 		cancel()
 	}()
-	// The role receives no sealed bodies, but every role announces a seal key.
-	seal, err := bus.GenerateKeypair()
-	if err != nil {
-		return fmt.Errorf("wm: %w", err)
-	}
-	defer seal.Destroy()
 	s := &server{d: d, c: conn}
 	err = bus.ServeRole(ctx, e.Getenv, bus.RoleConfig{
 		Identity:   id,
@@ -125,6 +132,17 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 		return fmt.Errorf("wm: %w", err)
 	}
 	return nil
+}
+
+// serveUnavailable serves the bus, answering every request with why the role cannot work.
+// The role receives no sealed bodies, but every role announces a seal key.
+func serveUnavailable(ctx context.Context, e *env.Env, id *bus.Identity, seal *bus.Keypair, rdir, why string) error {
+	return bus.ServeRole(ctx, e.Getenv, bus.RoleConfig{
+		Identity: id, Seal: seal, RuntimeDir: rdir, Logf: e.Logf,
+		Handler: func(context.Context, *bus.Envelope) (any, error) {
+			return nil, bus.Errorf(bus.CodeUnavailable, "%s", why)
+		},
+	})
 }
 
 // loadRenderer finds the font and makes a renderer; nil (the overlay draws nothing, switching

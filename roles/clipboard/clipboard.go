@@ -203,7 +203,10 @@ func (ss *settingsSource) get() settings {
 	return settings{profile: p, clip: c.Profile(p).Clipboard}
 }
 
-// memEntry is an entry kept in memory while its profile is locked.
+// memEntry is an entry kept in memory while its profile is locked. Its content is on the Go
+// heap (a history can be large; secure memory is capped per process), wiped when it is
+// written to disk, dropped or cleared; sensitive content is never kept unless the profile
+// says keep_sensitive.
 type memEntry struct {
 	id     int64 // negative: not on disk
 	c      content

@@ -23,7 +23,8 @@ type Config struct {
 	Theme Theme
 	// KeyboardWait is how long the overlay waits for the keyboard before giving up.
 	KeyboardWait time.Duration
-	// IdleCancel cancels an overlay nobody types in.
+	// IdleCancel cancels an overlay nobody types in (under the hub's 30 s request timeout,
+	// so the command that opened it hears how it ended).
 	IdleCancel time.Duration
 }
 
@@ -53,7 +54,7 @@ func DefaultConfig() Config {
 		Font:          "DejaVu Sans",
 		Theme:         DefaultTheme(),
 		KeyboardWait:  3 * time.Second,
-		IdleCancel:    30 * time.Second,
+		IdleCancel:    20 * time.Second,
 	}
 }
 

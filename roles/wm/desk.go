@@ -170,7 +170,8 @@ func (d *desk) onDone(w *window) {
 			close(ch)
 		}
 		delete(d.waiters, w.id)
-		if s := d.lastSession(); s != nil && s.target == w.id && s.timing.SwitchToActive == 0 {
+		// The last session (kept after it ends) waits for its window: the activation's latency.
+		if s := d.sess; s != nil && s.target == w.id && s.timing.SwitchToActive == 0 {
 			now := d.now()
 			s.timing.SwitchToActive = now.Sub(s.activate)
 			if !s.keyAt.IsZero() {
@@ -434,10 +435,6 @@ func (d *desk) apply(cfg Config) {
 	}
 	d.cfg, d.mask = cfg, mask
 	d.m = Machine{Threshold: cfg.Threshold, LauncherDwell: cfg.LauncherDwell, Bindings: cfg.Bindings}
-}
-
-func (d *desk) lastSession() *session {
-	return d.sess
 }
 
 // run carries out the machine's actions.

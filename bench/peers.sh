@@ -51,8 +51,22 @@ printf '%s\n' "$value" | pass insert -m bench/key >/dev/null
 pass show bench/key >/dev/null # start gpg-agent
 age-keygen -o "$w/age.key" 2>/dev/null
 printf %s "$value" | age -r "$(age-keygen -y "$w/age.key")" -o "$w/secret.age"
+# The same 10,000 applications for sesame's launcher (desktop entries) and for fzf (lines).
 names=$w/names.txt
-for i in $(seq 1 10000); do echo "org.example.app-$i/Application $i launcher entry"; done > "$names"
+apps=$w/data/applications
+mkdir -p "$apps"
+for i in $(seq 1 10000); do
+  echo "org.example.app-$i/Application $i launcher entry"
+  printf '[Desktop Entry]\nType=Application\nName=Application %d launcher entry\nExec=app-%d\n' "$i" "$i" > "$apps/org.example.app-$i.desktop"
+done > "$names"
+"$S" down 2>/dev/null # restart so the launcher scans the new applications
+export XDG_DATA_HOME=$w/data XDG_DATA_DIRS=$w/none
+echo pw | "$S" unlock -p default 2>/dev/null
+for _ in $(seq 1 300); do
+  "$S" launch status --json 2>/dev/null | grep -q '"entries":10000' && break
+  sleep 0.1
+done
+"$S" launch search -n 1 appl42 | grep -q '^org.example.app-42.desktop' || { echo "bench: the launcher did not index the 10k entries" >&2; exit 1; }
 
 hf() { # name, then hyperfine arguments
   local out=$w/json/$1.json; shift
@@ -64,7 +78,8 @@ hf get -n 'sesame secret get' "$S secret get bench-key" -n 'pass show' 'pass sho
   -n 'gopass show' 'gopass show bench/key' -n 'age -d' "age -d -i $w/age.key $w/secret.age"
 hf env -n 'sesame env -- true (1 secret)' "$S env -- true" -n 'sesame env -- true (20 secrets)' "$S env -p twenty -- true"
 hf list -n 'sesame secret list (1,000)' "$S secret list -p thousand"
-hf fzf -n 'fzf --filter (10k names)' "sh -c 'fzf --filter=appl42 < $names'" -n 'sh -c true (fzf floor)' 'sh -c true'
+hf fzf -n 'sesame launch search (10k entries)' "$S launch search appl42" \
+  -n 'fzf --filter (10k names)' "sh -c 'fzf --filter=appl42 < $names'" -n 'sh -c true (fzf floor)' 'sh -c true'
 # secret-tool needs gnome-keyring in its own D-Bus session.
 dbus-run-session -- bash -c "
   printf pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1

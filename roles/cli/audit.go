@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -145,8 +147,8 @@ func (st *state) printAudit(line []byte, raw bool) uint64 {
 		}
 		fmt.Fprintf(&b, " by pid %d uid %d %s", c.PID, c.UID, who)
 	}
-	for k, v := range e.Detail {
-		fmt.Fprintf(&b, " %s=%s", k, v)
+	for _, k := range slices.Sorted(maps.Keys(e.Detail)) {
+		fmt.Fprintf(&b, " %s=%s", k, e.Detail[k])
 	}
 	if e.OK {
 		b.WriteString(" " + st.colour(st.e.Stdout, "32", "ok"))

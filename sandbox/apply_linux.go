@@ -175,6 +175,9 @@ func applyLandlock(p *Policy, d Dirs, abstractNotify bool) (int, error) {
 			}
 		}
 		fi, err := os.Stat(path)
+		if r.IfExists && errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
 		if err != nil {
 			return 0, fmt.Errorf("rule %v: %w", r, err)
 		}

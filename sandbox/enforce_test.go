@@ -39,7 +39,7 @@ func inChild(t *testing.T) bool { return os.Getenv(childEnv) == t.Name() }
 
 // world is a fake user's files.
 type world struct {
-	home, data, state, run, rdir string
+	home, data, state, config, run, rdir string
 	sshKey, vaults, vault        string
 	busSock, notifySock          string
 }
@@ -55,18 +55,20 @@ func newWorld(t *testing.T) *world {
 	w := &world{home: filepath.Join(tmp, "h"), run: filepath.Join(tmp, "r")}
 	w.data = filepath.Join(w.home, ".local/share")
 	w.state = filepath.Join(w.home, ".local/state")
+	w.config = filepath.Join(w.home, ".config")
 	w.rdir = filepath.Join(w.run, "sesame")
 	w.sshKey = filepath.Join(w.home, ".ssh/id_ed25519")
 	w.vaults = filepath.Join(w.data, "sesame/vaults")
 	w.vault = filepath.Join(w.vaults, "default.db")
 	w.busSock = filepath.Join(w.rdir, "bus.sock")
 	w.notifySock = filepath.Join(tmp, "notify")
-	for _, d := range []string{filepath.Dir(w.sshKey), w.vaults, w.state, w.rdir} {
+	for _, d := range []string{filepath.Dir(w.sshKey), w.vaults, w.state, w.rdir, filepath.Join(w.config, "sesame")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for path, body := range map[string]string{w.sshKey: "-----BEGIN OPENSSH PRIVATE KEY----- fake", w.vault: "SQLite format 3\x00 fake"} {
+	for path, body := range map[string]string{w.sshKey: "-----BEGIN OPENSSH PRIVATE KEY----- fake", w.vault: "SQLite format 3\x00 fake",
+		filepath.Join(w.config, "sesame/config.toml"): "# sesame\n"} {
 		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -76,13 +78,14 @@ func newWorld(t *testing.T) *world {
 
 func (w *world) env() []string {
 	return []string{"HOME=" + w.home, "XDG_DATA_HOME=" + w.data, "XDG_STATE_HOME=" + w.state,
-		"XDG_CONFIG_HOME=" + filepath.Join(w.home, ".config"), "XDG_RUNTIME_DIR=" + w.run, "TMPDIR=" + os.TempDir()}
+		"XDG_CONFIG_HOME=" + w.config, "XDG_RUNTIME_DIR=" + w.run, "TMPDIR=" + os.TempDir()}
 }
 
 // worldFromEnv is the child's view of the parent's world.
 func worldFromEnv() *world {
 	home := os.Getenv("HOME")
-	w := &world{home: home, data: os.Getenv("XDG_DATA_HOME"), state: os.Getenv("XDG_STATE_HOME"), run: os.Getenv("XDG_RUNTIME_DIR")}
+	w := &world{home: home, data: os.Getenv("XDG_DATA_HOME"), state: os.Getenv("XDG_STATE_HOME"),
+		config: os.Getenv("XDG_CONFIG_HOME"), run: os.Getenv("XDG_RUNTIME_DIR")}
 	w.rdir = filepath.Join(w.run, "sesame")
 	w.sshKey = filepath.Join(home, ".ssh/id_ed25519")
 	w.vaults = filepath.Join(w.data, "sesame/vaults")
@@ -93,7 +96,8 @@ func worldFromEnv() *world {
 }
 
 func (w *world) dirs() Dirs {
-	return Dirs{Runtime: w.rdir, Data: w.data, State: w.state, Config: filepath.Join(w.home, ".config")}
+	return NewDirs(w.rdir, func() (string, error) { return w.data, nil }, func() (string, error) { return w.config, nil },
+		func() (string, error) { return w.state, nil })
 }
 
 // childRun is how the parent ran a child.
@@ -132,7 +136,7 @@ func reexec(t *testing.T, env []string, supervise bool) *childRun {
 		}
 		cmd.ExtraFiles = []*os.File{child}
 		cmd.Env = append(cmd.Env, NotifyFDEnv+"=3")
-		defer child.Close()
+		defer child.Close() // and right after Start, as the supervisor does
 		go func() {
 			defer close(watched)
 			if err := Watch(context.Background(), link, "sesame-test", lockedWriter{&mu, &denials}); err != nil {
@@ -146,6 +150,9 @@ func reexec(t *testing.T, env []string, supervise bool) *childRun {
 	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
+	}
+	for _, f := range cmd.ExtraFiles {
+		f.Close() // the child's copy is its own: the link ends when the child does
 	}
 	r := &childRun{tasks: map[int]string{}}
 	scanned := make(chan struct{})
@@ -300,7 +307,7 @@ func childChecks(t *testing.T, role string, supervised bool) {
 	}()
 
 	ppid, wantABI := os.Getppid(), enforcedABI() // before: neither is allowed after
-	lvl, err := Apply(p, NewDirs(w.rdir, func() (string, error) { return w.data, nil }, nil, func() (string, error) { return w.state, nil }), os.Getenv, t.Logf)
+	lvl, err := Apply(p, w.dirs(), os.Getenv, t.Logf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,6 +358,14 @@ func childChecks(t *testing.T, role string, supervised bool) {
 		if err := ln.Close(); err != nil {
 			t.Errorf("close (and unlink) the bus socket: %v", err)
 		}
+		if _, err := os.ReadFile(filepath.Join(w.config, "sesame/config.toml")); err != nil {
+			t.Errorf("read the configuration: %v", err)
+		}
+		if err := os.WriteFile(filepath.Join(w.state, "sesame/profile/state.json"), []byte("{}\n"), 0o600); err != nil {
+			t.Errorf("write the profile state: %v", err)
+		}
+		err = os.WriteFile(filepath.Join(w.config, "sesame/config.toml"), []byte("evil = 1\n"), 0o600)
+		expectErrno(t, "write the configuration", err, unix.EACCES)
 		// Denied: the vaults, and dialling anything (the hub only accepts).
 		_, err = os.ReadFile(w.vault)
 		expectErrno(t, "read a vault", err, unix.EACCES)
@@ -397,6 +412,8 @@ func childChecks(t *testing.T, role string, supervised bool) {
 		expectErrno(t, "write in the runtime dir", err, unix.EACCES)
 		_, err = os.ReadDir(w.state)
 		expectErrno(t, "list the state dir (audit log)", err, unix.EACCES)
+		_, err = os.ReadFile(filepath.Join(w.config, "sesame/config.toml"))
+		expectErrno(t, "read the configuration", err, unix.EACCES)
 	}
 	waitForParent()
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"unsafe"
 
@@ -90,6 +91,11 @@ func Watch(ctx context.Context, link *os.File, name string, w io.Writer) error {
 		}
 		return fmt.Errorf("sandbox: watch %s: no listener in the hand-off", name)
 	}
+	// Only a seccomp listener is served: whatever else arrives is closed and reported.
+	if target, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fds[0])); err != nil || target != "anon_inode:seccomp notify" {
+		unix.Close(fds[0])
+		return fmt.Errorf("sandbox: watch %s: the hand-off carried %q, not a seccomp listener", name, target)
+	}
 	if err := unix.SetNonblock(fds[0], true); err != nil {
 		unix.Close(fds[0])
 		return fmt.Errorf("sandbox: watch %s: %w", name, err)
@@ -116,7 +122,10 @@ func Watch(ctx context.Context, link *os.File, name string, w io.Writer) error {
 				}
 				switch ev := pfd[0].Revents; {
 				case ev&unix.POLLIN != 0:
-					serveOne(int(fd), name, w)
+					if !serveOne(int(fd), name, w) {
+						gone = true
+						return true
+					}
 				case ev&(unix.POLLHUP|unix.POLLERR|unix.POLLNVAL) != 0:
 					gone = true
 					return true
@@ -131,16 +140,19 @@ func Watch(ctx context.Context, link *os.File, name string, w io.Writer) error {
 	}
 }
 
-// serveOne receives one notification, logs it and denies it.
-func serveOne(fd int, name string, w io.Writer) {
+// serveOne receives one notification, logs it and denies it. It reports false when the
+// listener is unusable.
+func serveOne(fd int, name string, w io.Writer) bool {
 	var n seccompNotif
 	if err := ioctl(fd, unix.SECCOMP_IOCTL_NOTIF_RECV, unsafe.Pointer(&n)); err != nil {
-		return // the caller was interrupted, or died, before we took it
+		// ENOENT: the caller was interrupted, or died, before we took it.
+		return errors.Is(err, unix.ENOENT)
 	}
 	line := fmt.Sprintf("%s: seccomp denied %s(%s) = EPERM (pid %d)\n", name, sysName(n.nr), hexArgs(n.args), n.pid)
 	io.WriteString(w, line)
 	resp := seccompNotifResp{id: n.id, error: -int32(unix.EPERM)}
 	ioctl(fd, unix.SECCOMP_IOCTL_NOTIF_SEND, unsafe.Pointer(&resp)) // ENOENT: the caller is gone
+	return true
 }
 
 func hexArgs(a [6]uint64) string {

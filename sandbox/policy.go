@@ -61,16 +61,18 @@ func (a Access) String() string {
 type Base uint8
 
 const (
-	Root    Base = iota // an absolute system path (/proc)
-	Runtime             // sesame's runtime dir: $XDG_RUNTIME_DIR/sesame (bus.RuntimeDir)
-	Data                // $XDG_DATA_HOME (default ~/.local/share)
-	Config              // $XDG_CONFIG_HOME (default ~/.config)
-	State               // $XDG_STATE_HOME (default ~/.local/state)
-	Notify              // $NOTIFY_SOCKET, systemd's readiness socket, when it is a path
+	Root         Base = iota // an absolute system path (/proc)
+	Runtime                  // sesame's runtime dir: $XDG_RUNTIME_DIR/sesame (bus.RuntimeDir)
+	Data                     // $XDG_DATA_HOME (default ~/.local/share)
+	Config                   // $XDG_CONFIG_HOME (default ~/.config)
+	State                    // $XDG_STATE_HOME (default ~/.local/state)
+	Notify                   // $NOTIFY_SOCKET, systemd's readiness socket, when it is a path
+	SystemConfig             // the system configuration directory (/etc/sesame)
+	Sysfs                    // sysfs (/sys)
 )
 
 func (b Base) String() string {
-	return [...]string{"/", "$RUNTIME", "$XDG_DATA_HOME", "$XDG_CONFIG_HOME", "$XDG_STATE_HOME", "$NOTIFY_SOCKET"}[b]
+	return [...]string{"/", "$RUNTIME", "$XDG_DATA_HOME", "$XDG_CONFIG_HOME", "$XDG_STATE_HOME", "$NOTIFY_SOCKET", "$SYSTEM_CONFIG", "$SYSFS"}[b]
 }
 
 // PathRule grants Access to everything beneath one path.
@@ -84,6 +86,9 @@ type PathRule struct {
 	Make bool
 	// Optional rules are skipped when their base is not set (NOTIFY_SOCKET outside systemd).
 	Optional bool
+	// IfExists rules are skipped when the path does not exist when the sandbox is applied
+	// (a directory made later is out of reach until the role restarts).
+	IfExists bool
 	Reason   string
 }
 
@@ -104,6 +109,11 @@ type Dirs struct {
 	State   string // env.StateDir
 	// Notify is $NOTIFY_SOCKET when it is a path; Apply fills it in from the environment.
 	Notify string
+	// SystemConfig is the system configuration directory (config.PathsFor), when the role
+	// reads one.
+	SystemConfig string
+	// Sysfs is where sysfs is mounted: /sys unless a test points elsewhere.
+	Sysfs string
 }
 
 // NewDirs resolves Dirs from the role's runtime directory and its Env's XDG resolvers. A
@@ -119,7 +129,7 @@ func NewDirs(runtime string, data, config, state func() (string, error)) Dirs {
 		}
 		return s
 	}
-	return Dirs{Runtime: runtime, Data: get(data), Config: get(config), State: get(state)}
+	return Dirs{Runtime: runtime, Data: get(data), Config: get(config), State: get(state), Sysfs: "/sys"}
 }
 
 // Resolve returns the absolute path of r under d; "" for an optional rule whose base is unset.
@@ -130,7 +140,7 @@ func (r PathRule) Resolve(d Dirs) (string, error) {
 		}
 		return filepath.Clean(r.Path), nil
 	}
-	base := [...]string{"", d.Runtime, d.Data, d.Config, d.State, d.Notify}[r.Base]
+	base := [...]string{"", d.Runtime, d.Data, d.Config, d.State, d.Notify, d.SystemConfig, d.Sysfs}[r.Base]
 	if base == "" && r.Optional {
 		return "", nil
 	}

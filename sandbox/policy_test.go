@@ -33,6 +33,9 @@ var testDirs = Dirs{
 	Config:  "/home/u/.config",
 	State:   "/home/u/.local/state",
 	Notify:  "/run/user/1000/systemd/notify",
+
+	SystemConfig: "/etc/sesame",
+	Sysfs:        "/sys",
 }
 
 // reaches reports whether a rule granting access beneath rule covers path, or lies beneath
@@ -89,6 +92,22 @@ func TestNoRoleReachesHomeOrSystem(t *testing.T) {
 				if path == f || (rel != ".." && !strings.HasPrefix(rel, "../")) {
 					t.Errorf("%s: rule %v covers %s", p.Role, r, f)
 				}
+			}
+		}
+	}
+}
+
+// TestWritesStayInSesamesDirs: a role writes only in the runtime dir and in sesame's own
+// subdirectory of an XDG dir.
+func TestWritesStayInSesamesDirs(t *testing.T) {
+	ours := []string{testDirs.Runtime, testDirs.Data + "/sesame", testDirs.State + "/sesame", testDirs.Config + "/sesame"}
+	for _, p := range Policies() {
+		for path, r := range resolved(t, p) {
+			if r.Access&Write == 0 {
+				continue
+			}
+			if !slices.ContainsFunc(ours, func(o string) bool { return path == o || strings.HasPrefix(path, o+"/") }) {
+				t.Errorf("%s: rule %v writes outside sesame's directories", p.Role, r)
 			}
 		}
 	}

@@ -147,7 +147,18 @@ var hub = []Syscall{
 		Reason: "non-blocking accepted sockets; no locks, no descriptor duplication"},
 	{Name: "fsync", Reason: "an audit event is on disk before it is acknowledged"},
 	{Name: "renameat", Reason: "atomic replacement of the audit head; log rotation"},
-	{Name: "unlinkat", Reason: "the bus socket at exit; the oldest rotated audit file"},
+	{Name: "unlinkat", Reason: "the bus socket at exit; the oldest rotated audit file; a failed state.json temporary"},
+	{Name: "fchmod", Reason: "state.json is 0600 (config.WriteFileAtomic)"},
+	{Name: "mkdirat", Reason: "config.WriteFileAtomic makes the state directory when it is missing"},
+	{Name: "getdents64", Reason: "list config.d and the USB devices in sysfs"},
+	{Name: "inotify_init1", Reason: "watch the configuration files for changes (hot reload)"},
+	{Name: "inotify_add_watch", Reason: "watch the configuration directories (inotify needs no Landlock right; reading still does)"},
+	{Name: "inotify_rm_watch", Reason: "unseen here: stop watching a directory"},
+	{Name: "rt_sigaction", Reason: "os/signal restores the default handlers when the role stops"},
+	// Not granted: the D-Bus system bus, which config.NetworkManager reads SSIDs from for
+	// context rules. The suite has no system bus to test it against, and it would let the hub
+	// connect to any Unix socket (the user's ssh-agent among them) on kernels before Landlock
+	// ABI 9. Until then a rule on an SSID does not match, and the denial is logged.
 }
 
 // busClient dials the hub.
@@ -198,14 +209,20 @@ var supervisorLink = []Syscall{
 	{Name: "sendmsg", Args: []Arg{{N: 0, Is: NotifyFD}}, Reason: "pass the seccomp listener to the supervisor, on that socket only"},
 }
 
-// Profile is the hub's policy: the bus socket and runtime dir, its audit log, and /proc to
-// identify peers. It cannot reach the vaults.
+// Profile is the hub's policy: the bus socket and runtime dir, its audit log and profile
+// state, the configuration (read-only), /proc to identify peers, and the USB devices in sysfs
+// for context rules. It cannot reach the vaults.
 var Profile = &Policy{
 	Role: "profile",
 	Paths: []PathRule{
 		{Base: Runtime, Access: Read | Write, Reason: "the hub's runtime dir: bus.sock (removed at exit), bus.pub"},
 		{Base: State, Path: "sesame/audit", Access: Read | Write, Make: true, Reason: "the audit log the hub appends, rotates and checkpoints"},
-		{Base: Root, Path: "/proc", Access: Read, Reason: "peers' /proc/PID/stat and status (start time, sandbox level), /proc/stat (boot time)"},
+		{Base: State, Path: "sesame/profile", Access: Read | Write, Make: true, Reason: "the default and deactivated profiles (state.json, replaced atomically)"},
+		{Base: Config, Path: "sesame", Access: Read, Make: true, Reason: "the user's configuration (config.toml, config.d/*.toml), re-read when it changes"},
+		{Base: SystemConfig, Access: Read, Optional: true, IfExists: true, Reason: "the system configuration (/etc/sesame/config.toml)"},
+		{Base: Root, Path: "/proc", Access: Read, Reason: "peers' /proc/PID/stat and status (start time, sandbox level), /proc/stat (boot time), the hostname for context rules"},
+		{Base: Sysfs, Path: "bus/usb/devices", Access: Read, IfExists: true, Reason: "the USB devices present, for context rules"},
+		{Base: Sysfs, Path: "devices", Access: Read, IfExists: true, Reason: "where bus/usb/devices links to: each device's idVendor and idProduct"},
 		{Base: Notify, Access: Connect, Optional: true, Reason: "systemd readiness and watchdog pings"},
 	},
 	Syscalls: [][]Syscall{goRuntime, secureMemory, hub, systemdNotify, supervisorLink},

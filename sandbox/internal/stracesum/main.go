@@ -10,7 +10,10 @@
 // filter (socket, ioctl, clone, prctl, fcntl, mmap/mprotect prot, kill/tgkill, madvise) and
 // of every path opened.
 //
-// Usage: go run ./sandbox/internal/stracesum DIR
+// Usage: go run ./sandbox/internal/stracesum DIR [CALL]
+//
+// With CALL, it prints where each counted call of that name was made (file, process, line)
+// instead of the summary: to find out why a role made it.
 package main
 
 import (
@@ -31,8 +34,11 @@ type call struct {
 	ret  string
 }
 
+// thread is one life of a thread id: the kernel reuses ids, and strace -ff appends a new
+// thread's calls to the old file, after a "+++ exited" line.
 type thread struct {
 	tid   int
+	start float64 // time of its first call
 	calls []call
 }
 
@@ -44,24 +50,42 @@ var (
 )
 
 func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: stracesum DIR")
+	if len(os.Args) != 2 && len(os.Args) != 3 {
+		fmt.Fprintln(os.Stderr, "usage: stracesum DIR [CALL]")
 		os.Exit(2)
 	}
+	why := ""
+	if len(os.Args) == 3 {
+		why = os.Args[2]
+	}
 	files, _ := filepath.Glob(filepath.Join(os.Args[1], "t.*"))
-	threads := map[int]*thread{}
+	var threads []*thread        // every thread life, indexed below
+	lives := map[int][]*thread{} // tid → its lives, in time order
 	for _, f := range files {
 		tid, err := strconv.Atoi(strings.TrimPrefix(filepath.Ext(f), "."))
 		if err != nil {
 			continue
 		}
-		threads[tid] = parse(f, tid)
+		for _, th := range parse(f, tid) {
+			threads = append(threads, th)
+			lives[tid] = append(lives[tid], th)
+		}
 	}
-	// proc maps a tid to its process leader; name maps a leader to argv[0].
-	proc := map[int]int{}
-	name := map[int]string{}
-	var find func(int) int
-	find = func(t int) int {
+	sort.Slice(threads, func(i, j int) bool { return threads[i].start < threads[j].start })
+	// lifeAt is the life of tid that began at or after t (a clone's child starts after it).
+	lifeAt := func(tid int, t float64) *thread {
+		for _, th := range lives[tid] {
+			if th.start >= t {
+				return th
+			}
+		}
+		return nil
+	}
+	// proc maps a thread life to its process leader; name maps a leader to argv[0].
+	proc := map[*thread]*thread{}
+	name := map[*thread]string{}
+	var find func(*thread) *thread
+	find = func(t *thread) *thread {
 		if p, ok := proc[t]; ok && p != t {
 			r := find(p)
 			proc[t] = r
@@ -69,42 +93,41 @@ func main() {
 		}
 		return t
 	}
-	tids := make([]int, 0, len(threads))
-	for tid := range threads {
-		tids = append(tids, tid)
-	}
-	sort.Ints(tids)
-	for _, tid := range tids {
-		for _, c := range threads[tid].calls {
+	for _, th := range threads {
+		for _, c := range th.calls {
 			switch c.name {
 			case "clone", "clone3", "fork", "vfork":
 				child, err := strconv.Atoi(strings.Fields(c.ret)[0])
 				if err != nil || child <= 0 {
 					continue
 				}
+				ct := lifeAt(child, c.t)
+				if ct == nil {
+					continue
+				}
 				if strings.Contains(c.args, "CLONE_THREAD") {
-					proc[child] = tid
+					proc[ct] = th
 				} else {
-					proc[child] = child
+					proc[ct] = ct
 				}
 			case "execve":
 				if m := argv0RE.FindStringSubmatch(c.args); m != nil && strings.HasPrefix(c.ret, "0") {
-					name[tid] = filepath.Base(m[1])
+					name[th] = filepath.Base(m[1])
 				}
 			}
 		}
 	}
 	type role struct {
-		start  map[int]float64 // leader → sandbox time
+		start  map[*thread]float64 // leader → sandbox time
 		counts map[string]int
 		args   map[string]map[string]int
 	}
 	roles := map[string]*role{}
-	// The sandbox time of each process: its first seccomp(SECCOMP_SET_MODE_FILTER), else 0.
-	start := map[int]float64{}
-	for _, tid := range tids {
-		leader := find(tid)
-		for _, c := range threads[tid].calls {
+	// The sandbox time of each process: its first seccomp(SECCOMP_SET_MODE_FILTER).
+	start := map[*thread]float64{}
+	for _, th := range threads {
+		leader := find(th)
+		for _, c := range th.calls {
 			if c.name == "seccomp" && strings.HasPrefix(c.args, "SECCOMP_SET_MODE_FILTER") {
 				if s, ok := start[leader]; !ok || c.t < s {
 					start[leader] = c.t
@@ -112,22 +135,36 @@ func main() {
 			}
 		}
 	}
-	for _, tid := range tids {
-		leader := find(tid)
+	unsandboxed := map[string]map[*thread]bool{} // role → leaders with no seccomp call
+	for _, th := range threads {
+		leader := find(th)
 		n := name[leader]
 		if !strings.HasPrefix(n, "sesame-") {
 			continue
 		}
+		if _, ok := start[leader]; !ok {
+			// Never sandboxed (a role without a policy, or one that exited first): its
+			// calls say nothing about what a sandboxed role needs.
+			if unsandboxed[n] == nil {
+				unsandboxed[n] = map[*thread]bool{}
+			}
+			unsandboxed[n][leader] = true
+			continue
+		}
 		r := roles[n]
 		if r == nil {
-			r = &role{start: map[int]float64{}, counts: map[string]int{}, args: map[string]map[string]int{}}
+			r = &role{start: map[*thread]float64{}, counts: map[string]int{}, args: map[string]map[string]int{}}
 			roles[n] = r
 		}
-		for _, c := range threads[tid].calls {
+		r.start[leader] = start[leader]
+		for _, c := range th.calls {
 			if c.t <= start[leader] || (c.name == "seccomp" && strings.HasPrefix(c.args, "SECCOMP_SET_MODE_FILTER")) {
 				continue
 			}
 			r.counts[c.name]++
+			if c.name == why {
+				fmt.Printf("%s t.%d (process %d, sandboxed at %.6f): %.6f %s(%s) = %s\n", n, th.tid, leader.tid, start[leader], c.t, c.name, c.args, c.ret)
+			}
 			if k := detail(c); k != "" {
 				if r.args[c.name] == nil {
 					r.args[c.name] = map[string]int{}
@@ -135,6 +172,9 @@ func main() {
 				r.args[c.name][k]++
 			}
 		}
+	}
+	if why != "" {
+		return
 	}
 	names := make([]string, 0, len(roles))
 	for n := range roles {
@@ -148,7 +188,7 @@ func main() {
 			sc = append(sc, s)
 		}
 		sort.Strings(sc)
-		fmt.Printf("== %s: %d system calls\n", n, len(sc))
+		fmt.Printf("== %s: %d system calls (%d sandboxed processes; %d never sandboxed, left out)\n", n, len(sc), len(r.start), len(unsandboxed[n]))
 		for _, s := range sc {
 			fmt.Printf("%-22s %d\n", s, r.counts[s])
 			ks := make([]string, 0, len(r.args[s]))
@@ -242,21 +282,29 @@ func splitArgs(s string) []string {
 	return append(out, strings.TrimSpace(s[start:]))
 }
 
-func parse(path string, tid int) *thread {
+// parse reads one strace -ff file: the lives of thread id tid, split at "+++" lines.
+func parse(path string, tid int) []*thread {
+	var out []*thread
 	th := &thread{tid: tid}
 	f, err := os.Open(path)
 	if err != nil {
-		return th
+		return nil
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<24)
 	pending := map[string]call{}
+	add := func(c call) {
+		if len(th.calls) == 0 {
+			th.start = c.t
+		}
+		th.calls = append(th.calls, c)
+	}
 	for sc.Scan() {
 		l := sc.Text()
 		if m := lineRE.FindStringSubmatch(l); m != nil {
 			t, _ := strconv.ParseFloat(m[1], 64)
-			th.calls = append(th.calls, call{t, m[2], m[3], m[4]})
+			add(call{t, m[2], m[3], m[4]})
 		} else if m := startRE.FindStringSubmatch(l); m != nil {
 			t, _ := strconv.ParseFloat(m[1], 64)
 			pending[m[2]] = call{t: t, name: m[2], args: m[3]}
@@ -264,8 +312,17 @@ func parse(path string, tid int) *thread {
 			c := pending[m[2]]
 			c.name, c.args, c.ret = m[2], c.args+m[3], m[4]
 			delete(pending, m[2])
-			th.calls = append(th.calls, c)
+			add(c)
+		} else if strings.Contains(l, " +++ ") || strings.HasPrefix(l, "+++ ") || strings.Contains(l, "+++ exited") || strings.Contains(l, "+++ killed") {
+			if len(th.calls) > 0 {
+				out = append(out, th)
+			}
+			th = &thread{tid: tid}
+			pending = map[string]call{}
 		}
 	}
-	return th
+	if len(th.calls) > 0 {
+		out = append(out, th)
+	}
+	return out
 }

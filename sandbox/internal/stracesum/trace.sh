@@ -18,7 +18,7 @@ for cgo in 1 0; do
   d="$out/cgo$cgo"
   mkdir -p "$d"
   CGO_ENABLED=$cgo go test -tags sandbox_trace -c -o "$d/sesame.test" .
-  strace -f -ff -ttt -qq -o "$d/t" "$d/sesame.test" -test.count=1 -test.timeout=30m >"$d/test.log" 2>&1 ||
+  strace -f -ff -ttt -q -o "$d/t" "$d/sesame.test" -test.count=1 -test.timeout=30m >"$d/test.log" 2>&1 ||
     echo "warning: the suite failed under strace (see $d/test.log); the trace is still summarised" >&2
   echo "## CGO_ENABLED=$cgo"
   go run ./sandbox/internal/stracesum "$d"

@@ -39,6 +39,7 @@ import (
 	"time"
 
 	"github.com/open-sesame/sesame/bus"
+	"github.com/open-sesame/sesame/sandbox"
 	"golang.org/x/sys/unix"
 )
 
@@ -191,13 +192,29 @@ func (s *supervisor) start(ctx context.Context, c *child) error {
 		bootW.Close()
 		return err
 	}
+	env := append(append([]string(nil), s.cfg.Env...), bus.BootFDEnv+"=3", bus.ReadyFDEnv+"=4")
+	extra := []*os.File{bootR, readyW}
+	// A role with a sandbox policy hands its seccomp listener back on this link, and Watch
+	// logs each system call the role is denied (see package sandbox).
+	var link, linkChild *os.File
+	if _, err := sandbox.For(c.role); err == nil {
+		if link, linkChild, err = sandbox.NewLink(); err != nil {
+			bootR.Close()
+			bootW.Close()
+			readyR.Close()
+			readyW.Close()
+			return err
+		}
+		env = append(env, sandbox.NotifyFDEnv+"=5")
+		extra = append(extra, linkChild)
+	}
 	cmd := &exec.Cmd{
 		Path:       s.cfg.Exe,
 		Args:       []string{"sesame-" + c.role},
-		Env:        append(append([]string(nil), s.cfg.Env...), bus.BootFDEnv+"=3", bus.ReadyFDEnv+"=4"),
+		Env:        env,
 		Stdout:     s.cfg.Stderr,
 		Stderr:     s.cfg.Stderr,
-		ExtraFiles: []*os.File{bootR, readyW},
+		ExtraFiles: extra,
 		SysProcAttr: &syscall.SysProcAttr{
 			Setpgid:   true,
 			Pdeathsig: syscall.SIGTERM,
@@ -206,10 +223,23 @@ func (s *supervisor) start(ctx context.Context, c *child) error {
 	err = cmd.Start()
 	bootR.Close()
 	readyW.Close()
+	if link != nil {
+		linkChild.Close()
+	}
 	if err != nil {
 		bootW.Close()
 		readyR.Close()
+		if link != nil {
+			link.Close()
+		}
 		return fmt.Errorf("up: start %s: %w", c.role, err)
+	}
+	if link != nil {
+		go func() {
+			if err := sandbox.Watch(ctx, link, "sesame-"+c.role, s.cfg.Stderr); err != nil {
+				s.cfg.Logf("up: %s: %v", c.role, err)
+			}
+		}()
 	}
 	c.cmd, c.started = cmd, time.Now()
 	c.exited = make(chan error, 1)

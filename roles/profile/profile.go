@@ -24,8 +24,10 @@ import (
 
 	"github.com/open-sesame/sesame/audit"
 	"github.com/open-sesame/sesame/bus"
+	"github.com/open-sesame/sesame/config"
 	"github.com/open-sesame/sesame/roles/api"
 	"github.com/open-sesame/sesame/roles/env"
+	"github.com/open-sesame/sesame/sandbox"
 	"github.com/open-sesame/sesame/secmem"
 )
 
@@ -76,6 +78,7 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 	}
 	mgr.record = aud.record
 	started := e.Now()
+	var sandboxed sandbox.Level
 	var hub *bus.Hub
 	hub, err = bus.NewHub(bus.HubConfig{
 		Static: id.Static,
@@ -91,6 +94,7 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 					Since:   started,
 					Memory:  secmem.Backend(),
 					Roles:   hub.Roles(),
+					Sandbox: sandboxLevels(sandboxed, hub.Roles()),
 				}), nil
 			},
 		}),
@@ -101,10 +105,36 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 	if err := bus.WritePub(dir, id.Static.Public); err != nil {
 		return fmt.Errorf("profile: publish hub key: %w", err)
 	}
+	// From here on the hub reaches only its runtime dir, its audit log and state, the
+	// configuration, /proc and the USB devices (package sandbox); sandboxed is what
+	// hub.status reports.
+	sdirs := sandbox.NewDirs(dir, e.DataDir, e.ConfigDir, e.StateDir)
+	sdirs.SystemConfig = filepath.Dir(mgr.paths.System)
+	if root := e.Getenv(config.SysfsRootEnv); root != "" {
+		sdirs.Sysfs = root
+	}
+	sandboxed, err = sandbox.Apply(sandbox.Profile, sdirs, e.Getenv, e.Logf)
+	if err != nil {
+		return fmt.Errorf("profile: %w", err)
+	}
 	mgr.attach(hub)
 	go mgr.run(ctx)
 	if err := bus.SignalReady(e.Getenv); err != nil {
 		return fmt.Errorf("profile: %w", err)
 	}
 	return hub.Serve(ctx, ln)
+}
+
+// sandboxLevels is the hub's own sandbox (as applied, with its current /proc state) and each
+// running role's (read from /proc; see sandbox.Observe for what can and cannot be seen).
+func sandboxLevels(self sandbox.Level, roles []bus.RoleState) []sandbox.Level {
+	now := sandbox.Observe(self.Role, self.PID, self.Landlock)
+	self.Seccomp, self.Filters, self.NoNewPrivs = now.Seccomp, now.Filters, now.NoNewPrivs
+	out := []sandbox.Level{self}
+	for _, r := range roles {
+		if r.Running {
+			out = append(out, sandbox.Observe(r.Name, r.PID, self.Landlock))
+		}
+	}
+	return out
 }

@@ -37,6 +37,7 @@ import (
 	"github.com/open-sesame/sesame/bus"
 	"github.com/open-sesame/sesame/roles/api"
 	"github.com/open-sesame/sesame/roles/env"
+	"github.com/open-sesame/sesame/sandbox"
 	"github.com/open-sesame/sesame/secmem"
 	"github.com/open-sesame/sesame/vault"
 	"github.com/vmihailenco/msgpack/v5"
@@ -81,6 +82,10 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 		return fmt.Errorf("secrets: %w", err)
 	}
 	defer seal.Destroy()
+	// From here on the role reaches only its vaults and the bus (package sandbox).
+	if _, err := sandbox.Apply(sandbox.Secrets, sandbox.NewDirs(rdir, e.DataDir, e.ConfigDir, e.StateDir), e.Getenv, e.Logf); err != nil {
+		return fmt.Errorf("secrets: %w", err)
+	}
 	s := newServer(e, data, seal, idle)
 	s.mu.idle.fixed = v != "" // SESAME_IDLE_LOCK overrides the configuration
 	defer s.closeAll()

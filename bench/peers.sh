@@ -34,12 +34,28 @@ mkdir -p "$w/home" "$w/run" "$w/json" && chmod 700 "$w/run"
 export HOME=$w/home XDG_RUNTIME_DIR=$w/run SESAME_PROFILES=
 value=0123456789abcdef0123456789abcdef
 
+# The same 10,000 applications for sesame's launcher (desktop entries, in the default
+# $XDG_DATA_HOME; no system ones) and for fzf (lines).
+export XDG_DATA_DIRS=$w/none
+names=$w/names.txt
+apps=$HOME/.local/share/applications
+mkdir -p "$apps"
+for i in $(seq 1 10000); do
+  echo "org.example.app-$i/Application $i launcher entry"
+  printf '[Desktop Entry]\nType=Application\nName=Application %d launcher entry\nExec=app-%d\n' "$i" "$i" > "$apps/org.example.app-$i.desktop"
+done > "$names"
+
 echo "bench: setting up sesame" >&2
 echo pw | "$S" init --kdf-time 1 --kdf-memory 8 2>/dev/null
 printf %s "$value" | "$S" secret set bench-key
 for p in twenty thousand; do echo pw | "$S" profile create --kdf-time 1 --kdf-memory 8 $p 2>/dev/null; done
 for i in $(seq -w 1 20); do printf %s "$value$i" | "$S" secret set -p twenty "key-$i"; done
 for i in $(seq -w 1 1000); do printf %s "$value" | "$S" secret set -p thousand "key-$i"; done
+for _ in $(seq 1 300); do
+  "$S" launch status --json 2>/dev/null | grep -q '"entries":10000' && break
+  sleep 0.1
+done
+"$S" launch search -n 1 appl42 | grep -q '^org.example.app-42.desktop' || { echo "bench: the launcher did not index the 10k entries" >&2; exit 1; }
 
 echo "bench: setting up pass, gopass, age, names" >&2
 export GNUPGHOME=$w/gnupg PASSWORD_STORE_DIR=$w/store
@@ -51,22 +67,6 @@ printf '%s\n' "$value" | pass insert -m bench/key >/dev/null
 pass show bench/key >/dev/null # start gpg-agent
 age-keygen -o "$w/age.key" 2>/dev/null
 printf %s "$value" | age -r "$(age-keygen -y "$w/age.key")" -o "$w/secret.age"
-# The same 10,000 applications for sesame's launcher (desktop entries) and for fzf (lines).
-names=$w/names.txt
-apps=$w/data/applications
-mkdir -p "$apps"
-for i in $(seq 1 10000); do
-  echo "org.example.app-$i/Application $i launcher entry"
-  printf '[Desktop Entry]\nType=Application\nName=Application %d launcher entry\nExec=app-%d\n' "$i" "$i" > "$apps/org.example.app-$i.desktop"
-done > "$names"
-"$S" down 2>/dev/null # restart so the launcher scans the new applications
-export XDG_DATA_HOME=$w/data XDG_DATA_DIRS=$w/none
-echo pw | "$S" unlock -p default 2>/dev/null
-for _ in $(seq 1 300); do
-  "$S" launch status --json 2>/dev/null | grep -q '"entries":10000' && break
-  sleep 0.1
-done
-"$S" launch search -n 1 appl42 | grep -q '^org.example.app-42.desktop' || { echo "bench: the launcher did not index the 10k entries" >&2; exit 1; }
 
 hf() { # name, then hyperfine arguments
   local out=$w/json/$1.json; shift

@@ -30,17 +30,22 @@
 // dir from bus.RuntimeDir, the XDG dirs from env.Env), so no home path is written in a
 // table. Access is [Read], [Write], [Execute] or [Connect] beneath a path. Rules that name a
 // directory the role fills later create it (0700) first ([PathRule].Make). Everything not
-// granted is denied: $HOME and ~/.ssh, /etc, /usr, /tmp, the other roles' files. No network
-// rule is ever granted, so TCP (and, from ABI 10, UDP) bind and connect are denied; from ABI
-// 6 a role cannot signal, or reach the abstract sockets of, processes outside its sandbox.
+// granted is denied: $HOME and ~/.ssh, /etc (but the hub's /etc/sesame), /usr, /tmp, the other
+// roles' files. No network rule is ever granted, so TCP (and, from ABI 10, UDP) bind and
+// connect are denied; from ABI 6 a role cannot signal, or reach the abstract sockets of,
+// processes outside its sandbox.
 //
-//	profile (the hub)  rw $RUNTIME                      bus.sock (removed at exit), bus.pub
-//	                   rw $XDG_STATE_HOME/sesame/audit  the audit log
-//	                   r  /proc                         peers' start time, sandbox levels
-//	                   c  $NOTIFY_SOCKET                systemd readiness (when set)
-//	secrets            rw $XDG_DATA_HOME/sesame/vaults  the vaults
-//	                   c  $RUNTIME                      dial bus.sock (ABI 9+ mediates connect)
-//	                   c  $NOTIFY_SOCKET                systemd readiness (when set)
+//	profile (the hub)  rw $RUNTIME                        bus.sock (removed at exit), bus.pub
+//	                   rw $XDG_STATE_HOME/sesame/audit    the audit log
+//	                   rw $XDG_STATE_HOME/sesame/profile  default and deactivated profiles
+//	                   r  $XDG_CONFIG_HOME/sesame         config.toml, config.d (hot reload)
+//	                   r  /etc/sesame                     the system configuration (if present)
+//	                   r  /proc                           peers' start time, sandbox levels
+//	                   r  /sys/bus/usb/devices, /sys/devices  USB devices for context rules
+//	                   c  $NOTIFY_SOCKET                  systemd readiness (when set)
+//	secrets            rw $XDG_DATA_HOME/sesame/vaults    the vaults
+//	                   c  $RUNTIME                        dial bus.sock (ABI 9+ mediates connect)
+//	                   c  $NOTIFY_SOCKET                  systemd readiness (when set)
 //
 // # System calls: seccomp
 //

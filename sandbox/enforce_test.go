@@ -40,8 +40,8 @@ func inChild(t *testing.T) bool { return os.Getenv(childEnv) == t.Name() }
 // world is a fake user's files.
 type world struct {
 	home, data, state, config, run, rdir string
-	sshKey, vaults, vault        string
-	busSock, notifySock          string
+	sshKey, vaults, vault                string
+	busSock, notifySock                  string
 }
 
 func newWorld(t *testing.T) *world {

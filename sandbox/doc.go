@@ -142,9 +142,10 @@
 //
 // Landlock also stops a sandboxed process from ptrace-inspecting processes outside its
 // domain, which covers reading another process's /proc/PID/exe: the hub can still read a
-// peer's /proc/PID/stat and status, but not its executable path. Nothing depends on it for
-// authorisation (roles are identified by their keys), but logs and audit records show an
-// empty exe for clients.
+// peer's /proc/PID/stat, status and cmdline, but not its executable path (TestRoleSandbox
+// checks both). Nothing depends on it for authorisation (roles are identified by their keys),
+// but logs and audit records show an empty exe for clients; the bus could fall back to
+// argv[0] from cmdline, marked as the client's own claim.
 //
 // The package's import cost is small: it has no init work, its system call tables are array
 // literals, and go-seccomp-bpf (whose architecture tables take ~0.4 ms at every start of the

@@ -355,6 +355,16 @@ func childChecks(t *testing.T, role string, supervised bool) {
 		if _, err := os.ReadFile("/proc/stat"); err != nil {
 			t.Errorf("read /proc/stat: %v", err)
 		}
+		if _, err := os.ReadFile("/proc/" + strconv.Itoa(ppid) + "/stat"); err != nil {
+			t.Errorf("read the parent's /proc/PID/stat: %v", err)
+		}
+		if b, err := os.ReadFile("/proc/" + strconv.Itoa(ppid) + "/cmdline"); err != nil || len(b) == 0 {
+			t.Errorf("read the parent's /proc/PID/cmdline: %v", err)
+		}
+		// The cost (see the package doc): Landlock scopes ptrace-style access, so another
+		// process's executable path is out of reach.
+		_, err = os.Readlink("/proc/" + strconv.Itoa(ppid) + "/exe")
+		expectErrno(t, "readlink the parent's /proc/PID/exe", err, unix.EACCES)
 		if err := ln.Close(); err != nil {
 			t.Errorf("close (and unlink) the bus socket: %v", err)
 		}

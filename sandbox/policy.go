@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"errors"
 	"fmt"
 	"path/filepath"
 )
@@ -212,6 +211,3 @@ func For(role string) (*Policy, error) {
 	}
 	return nil, fmt.Errorf("sandbox: no policy for role %q", role)
 }
-
-// errNoSeccomp is returned where this architecture has no syscall table.
-var errNoSeccomp = errors.New("sandbox: seccomp: no system call table for this architecture")

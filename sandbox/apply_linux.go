@@ -170,7 +170,9 @@ func applyLandlock(p *Policy, d Dirs, abstractNotify bool) (int, error) {
 			continue // optional, and not here
 		}
 		if r.Make {
-			if err := makeDir(path); err != nil {
+			// A rule that may be skipped (IfExists) is skipped when the directory cannot be
+			// made, as in a systemd unit with ProtectHome=read-only.
+			if err := makeDir(path); err != nil && !r.IfExists {
 				return 0, fmt.Errorf("rule %v: %w", r, err)
 			}
 		}

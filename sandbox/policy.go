@@ -86,7 +86,8 @@ type PathRule struct {
 	// Optional rules are skipped when their base is not set (NOTIFY_SOCKET outside systemd).
 	Optional bool
 	// IfExists rules are skipped when the path does not exist when the sandbox is applied
-	// (a directory made later is out of reach until the role restarts).
+	// (a directory made later is out of reach until the role restarts); with Make, also when
+	// the directory cannot be made (a read-only home under systemd's ProtectHome=).
 	IfExists bool
 	Reason   string
 }

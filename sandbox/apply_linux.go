@@ -149,6 +149,9 @@ func landlockRights(a Access) landlock.AccessFSSet {
 	if a&Connect != 0 {
 		s |= llsys.AccessFSResolveUnix
 	}
+	if a&Remove != 0 {
+		s |= llsys.AccessFSRemoveFile
+	}
 	return s
 }
 

@@ -28,14 +28,15 @@
 //
 // Path rules are relative to the directories the role itself resolves ([Dirs]: the runtime
 // dir from bus.RuntimeDir, the XDG dirs from env.Env), so no home path is written in a
-// table. Access is [Read], [Write], [Execute] or [Connect] beneath a path. Rules that name a
-// directory the role fills later create it (0700) first ([PathRule].Make). Everything not
-// granted is denied: $HOME and ~/.ssh, /etc (but the hub's /etc/sesame), /usr, /tmp, the other
-// roles' files. No network rule is ever granted, so TCP (and, from ABI 10, UDP) bind and
+// table. Access is [Read], [Write], [Execute], [Connect] or [Remove] beneath a path. Rules
+// that name a directory the role fills later create it (0700) first ([PathRule].Make).
+// Everything not granted is denied: $HOME and ~/.ssh, /etc (but the hub's /etc/sesame),
+// /usr, /tmp, the other roles' files, the keys systemd's sesame-keys.service keeps in the
+// runtime dir. No network rule is ever granted, so TCP (and, from ABI 10, UDP) bind and
 // connect are denied; from ABI 6 a role cannot signal, or reach the abstract sockets of,
 // processes outside its sandbox.
 //
-//	profile (the hub)  rw $RUNTIME                        bus.sock (removed at exit), bus.pub
+//	profile (the hub)  d  $RUNTIME                        remove bus.sock at exit (made before)
 //	                   rw $XDG_STATE_HOME/sesame/audit    the audit log
 //	                   rw $XDG_STATE_HOME/sesame/profile  default and deactivated profiles
 //	                   r  $XDG_CONFIG_HOME/sesame         config.toml, config.d (hot reload)

@@ -62,13 +62,13 @@ func newWorld(t *testing.T) *world {
 	w.vault = filepath.Join(w.vaults, "default.db")
 	w.busSock = filepath.Join(w.rdir, "bus.sock")
 	w.notifySock = filepath.Join(tmp, "notify")
-	for _, d := range []string{filepath.Dir(w.sshKey), w.vaults, w.state, w.rdir, filepath.Join(w.config, "sesame")} {
+	for _, d := range []string{filepath.Dir(w.sshKey), w.vaults, w.state, filepath.Join(w.rdir, "keys"), filepath.Join(w.config, "sesame")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for path, body := range map[string]string{w.sshKey: "-----BEGIN OPENSSH PRIVATE KEY----- fake", w.vault: "SQLite format 3\x00 fake",
-		filepath.Join(w.config, "sesame/config.toml"): "# sesame\n"} {
+		filepath.Join(w.config, "sesame/config.toml"): "# sesame\n", filepath.Join(w.rdir, "keys/secrets.key"): "fake key"} {
 		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -330,15 +330,12 @@ func childChecks(t *testing.T, role string, supervised bool) {
 
 	switch role {
 	case "profile":
-		// Allowed: publish a file atomically in the runtime dir, append to the audit log,
-		// read peers in /proc, remove the bus socket at exit.
-		tmp := filepath.Join(w.rdir, ".bus.pub.tmp")
-		if err := os.WriteFile(tmp, []byte("key\n"), 0o644); err != nil {
-			t.Errorf("write in the runtime dir: %v", err)
-		}
-		if err := os.Rename(tmp, filepath.Join(w.rdir, "bus.pub")); err != nil {
-			t.Errorf("rename in the runtime dir: %v", err)
-		}
+		// Allowed: append to the audit log, read peers in /proc, remove the bus socket at
+		// exit. Denied: anything else in the runtime dir.
+		err := os.WriteFile(filepath.Join(w.rdir, "bus.pub"), []byte("forged\n"), 0o644)
+		expectErrno(t, "write in the runtime dir", err, unix.EACCES)
+		_, err = os.ReadFile(filepath.Join(w.rdir, "keys/secrets.key"))
+		expectErrno(t, "read a role's key in the runtime dir", err, unix.EACCES)
 		f, err := os.OpenFile(filepath.Join(w.state, "sesame/audit/audit.jsonl"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 		if err != nil {
 			t.Errorf("open the audit log: %v", err)
@@ -420,6 +417,8 @@ func childChecks(t *testing.T, role string, supervised bool) {
 		// Denied: the runtime dir's files, the audit log.
 		err = os.WriteFile(filepath.Join(w.rdir, "bus.pub"), []byte("forged\n"), 0o644)
 		expectErrno(t, "write in the runtime dir", err, unix.EACCES)
+		_, err = os.ReadFile(filepath.Join(w.rdir, "keys/secrets.key"))
+		expectErrno(t, "read a role's key in the runtime dir", err, unix.EACCES)
 		_, err = os.ReadDir(w.state)
 		expectErrno(t, "list the state dir (audit log)", err, unix.EACCES)
 		_, err = os.ReadFile(filepath.Join(w.config, "sesame/config.toml"))

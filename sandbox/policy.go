@@ -37,6 +37,8 @@ const (
 	// Connect: connect to Unix sockets beneath (Landlock ABI 9 and later mediate connect(2);
 	// before that it is not restricted by Landlock, only by the sockets' own file modes).
 	Connect
+	// Remove: remove files beneath, and nothing else (the hub's socket at exit).
+	Remove
 )
 
 func (a Access) String() string {
@@ -44,7 +46,7 @@ func (a Access) String() string {
 	for _, x := range []struct {
 		bit  Access
 		name string
-	}{{Read, "r"}, {Write, "w"}, {Execute, "x"}, {Connect, "c"}} {
+	}{{Read, "r"}, {Write, "w"}, {Execute, "x"}, {Connect, "c"}, {Remove, "d"}} {
 		if a&x.bit != 0 {
 			s += x.name
 		} else {

@@ -142,7 +142,7 @@ var hub = []Syscall{
 	{Name: "getsockopt", Args: []Arg{{N: 1, In: []uint32{unix.SOL_SOCKET}}, {N: 2, In: []uint32{unix.SO_PEERCRED}}},
 		Reason: "the peer's uid and pid (SO_PEERCRED), checked before the handshake; no other option"},
 	{Name: "getsockname", Reason: "net.UnixListener.Accept reads the accepted socket's address"},
-	{Name: "readlinkat", Reason: "a peer's /proc/PID/exe (readlink is not a Landlock right)"},
+	{Name: "readlinkat", Reason: "a peer's /proc/PID/exe (Landlock's ptrace scope now refuses it with EACCES: see the package doc)"},
 	{Name: "fcntl", Args: []Arg{{N: 1, In: []uint32{unix.F_GETFL, unix.F_SETFL}}},
 		Reason: "non-blocking accepted sockets; no locks, no descriptor duplication"},
 	{Name: "fsync", Reason: "an audit event is on disk before it is acknowledged"},
@@ -209,13 +209,13 @@ var supervisorLink = []Syscall{
 	{Name: "sendmsg", Args: []Arg{{N: 0, Is: NotifyFD}}, Reason: "pass the seccomp listener to the supervisor, on that socket only"},
 }
 
-// Profile is the hub's policy: the bus socket and runtime dir, its audit log and profile
+// Profile is the hub's policy: its bus socket's removal, its audit log and profile
 // state, the configuration (read-only), /proc to identify peers, and the USB devices in sysfs
 // for context rules. It cannot reach the vaults.
 var Profile = &Policy{
 	Role: "profile",
 	Paths: []PathRule{
-		{Base: Runtime, Access: Read | Write, Reason: "the hub's runtime dir: bus.sock (removed at exit), bus.pub"},
+		{Base: Runtime, Access: Remove, Reason: "remove bus.sock at exit (it and bus.pub are made before the sandbox); nothing there, keys included, can be read or written"},
 		{Base: State, Path: "sesame/audit", Access: Read | Write, Make: true, Reason: "the audit log the hub appends, rotates and checkpoints"},
 		{Base: State, Path: "sesame/profile", Access: Read | Write, Make: true, Reason: "the default and deactivated profiles (state.json, replaced atomically)"},
 		{Base: Config, Path: "sesame", Access: Read, Make: true, IfExists: true,

@@ -405,18 +405,27 @@ func (hc *hubConn) close() {
 	})
 }
 
-// trySend queues e for the peer without blocking; false when the queue is full. Requests use
-// it: a busy role makes the request fail (CodeBusy), it does not get the role disconnected.
-func (hc *hubConn) trySend(e *Envelope) bool {
+// trySend queues e for the peer without blocking. Requests use it: a busy role makes the
+// request fail (CodeBusy), it does not get the role disconnected. It returns errBusy when the
+// queue is full and errGone when the connection is closing.
+func (hc *hubConn) trySend(e *Envelope) error {
 	select {
 	case <-hc.done:
-		return false
-	case hc.out <- e:
-		return true
+		return errGone
 	default:
-		return false
+	}
+	select {
+	case hc.out <- e:
+		return nil
+	default:
+		return errBusy
 	}
 }
+
+var (
+	errBusy = errors.New("queue full")
+	errGone = errors.New("connection closing")
+)
 
 // send queues e for the peer without blocking. Replies use it: a peer that lets its replies
 // pile up is not reading, and is disconnected.
@@ -540,14 +549,18 @@ func (h *Hub) route(ctx context.Context, from *hubConn, e *Envelope) {
 	fwd := *e
 	fwd.ID = id
 	fwd.Caller = &caller
-	if !to.trySend(&fwd) {
+	if err := to.trySend(&fwd); err != nil {
 		h.mu.Lock()
 		_, still := h.mu.pending[id]
 		delete(h.mu.pending, id)
 		h.mu.Unlock()
 		if still {
 			from.inflight.Add(-1)
-			from.send(errorReply(e.ID, Errorf(CodeBusy, "the %s role has %d requests queued", svc, cap(to.out))))
+			if err == errGone {
+				from.send(errorReply(e.ID, Errorf(CodeUnavailable, "the %s role stopped", svc)))
+			} else {
+				from.send(errorReply(e.ID, Errorf(CodeBusy, "the %s role has %d requests queued", svc, cap(to.out))))
+			}
 		}
 	}
 }
@@ -616,8 +629,11 @@ func (h *Hub) Call(ctx context.Context, role, kind, profile string, body any) ([
 		h.mu.Unlock()
 	}
 	caller := h.self
-	if !to.trySend(&Envelope{V: Version, ID: id, Kind: kind, Profile: profile, Caller: &caller, Body: raw}) {
+	if err := to.trySend(&Envelope{V: Version, ID: id, Kind: kind, Profile: profile, Caller: &caller, Body: raw}); err != nil {
 		drop()
+		if err == errGone {
+			return nil, Errorf(CodeUnavailable, "the %s role stopped", role)
+		}
 		return nil, Errorf(CodeBusy, "the %s role has %d requests queued", role, cap(to.out))
 	}
 	select {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+
+	"github.com/open-sesame/sesame/secmem"
 )
 
 // RoleConfig is what ServeRole needs to run a daemon role's side of the bus.
@@ -48,4 +50,42 @@ func ServeRole(ctx context.Context, getenv func(string) string, cfg RoleConfig) 
 		}
 		return fmt.Errorf("lost the hub: %v", cl.Err())
 	}
+}
+
+// RoleStart is what a daemon role holds from its first lines on: its provisioned identity,
+// the runtime directory, and the seal key it announces to the hub.
+type RoleStart struct {
+	Identity   *Identity
+	RuntimeDir string
+	Seal       *Keypair
+}
+
+// StartRole does what every daemon role does first: harden the process (not dumpable, no core
+// files: secmem.Harden), read the key the supervisor or systemd provisioned (ReadBoot), find
+// the runtime directory, and make the seal key the role will announce. Close wipes the keys.
+func StartRole(getenv func(string) string) (*RoleStart, error) {
+	if err := secmem.Harden(); err != nil {
+		return nil, err
+	}
+	id, err := ReadBoot(getenv)
+	if err != nil {
+		return nil, err
+	}
+	rdir, err := RuntimeDir(getenv)
+	if err != nil {
+		id.Static.Destroy()
+		return nil, err
+	}
+	seal, err := GenerateKeypair()
+	if err != nil {
+		id.Static.Destroy()
+		return nil, err
+	}
+	return &RoleStart{Identity: id, RuntimeDir: rdir, Seal: seal}, nil
+}
+
+// Close wipes the role's static and seal keys.
+func (r *RoleStart) Close() {
+	r.Identity.Static.Destroy()
+	r.Seal.Destroy()
 }

@@ -161,14 +161,21 @@ func peerCred(nc *net.UnixConn) (*unix.Ucred, error) {
 	return cred, nil
 }
 
-// exeOf returns the executable of pid, or "" when it cannot be read (a non-dumpable process of
-// the same user hides it).
+// exeOf returns the executable of pid from /proc/PID/exe. A sandboxed hub may not read that
+// link (Landlock treats it like ptrace of a process outside its domain, as does a
+// non-dumpable peer); it then falls back to the peer's argv[0] from /proc/PID/cmdline, written
+// "argv0:NAME" because the process chose it. "" when neither can be read.
 func exeOf(pid int32) string {
-	exe, err := os.Readlink("/proc/" + strconv.Itoa(int(pid)) + "/exe")
-	if err != nil {
+	p := "/proc/" + strconv.Itoa(int(pid))
+	if exe, err := os.Readlink(p + "/exe"); err == nil {
+		return exe
+	}
+	b, err := os.ReadFile(p + "/cmdline")
+	if err != nil || len(b) == 0 {
 		return ""
 	}
-	return exe
+	a0, _, _ := bytes.Cut(b, []byte{0})
+	return "argv0:" + string(a0)
 }
 
 // processStart returns when pid started, from /proc/PID/stat and the boot time; the zero time

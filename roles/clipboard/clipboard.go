@@ -42,7 +42,6 @@ import (
 	"github.com/open-sesame/sesame/config"
 	"github.com/open-sesame/sesame/roles/api"
 	"github.com/open-sesame/sesame/roles/env"
-	"github.com/open-sesame/sesame/secmem"
 	"github.com/open-sesame/sesame/wayland"
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -59,18 +58,12 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 	if len(args) > 0 {
 		return fmt.Errorf("clipboard: unexpected arguments %q", args)
 	}
-	if err := secmem.Harden(); err != nil {
-		return fmt.Errorf("clipboard: %w", err)
-	}
-	id, err := bus.ReadBoot(e.Getenv)
+	rs, err := bus.StartRole(e.Getenv)
 	if err != nil {
 		return fmt.Errorf("clipboard: %w", err)
 	}
-	defer id.Static.Destroy()
-	rdir, err := bus.RuntimeDir(e.Getenv)
-	if err != nil {
-		return fmt.Errorf("clipboard: %w", err)
-	}
+	defer rs.Close()
+	id, rdir, seal := rs.Identity, rs.RuntimeDir, rs.Seal
 	data, err := e.DataDir()
 	if err != nil {
 		return fmt.Errorf("clipboard: %w", err)
@@ -86,11 +79,6 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("clipboard: %w", err)
 	}
-	seal, err := bus.GenerateKeypair()
-	if err != nil {
-		return fmt.Errorf("clipboard: %w", err)
-	}
-	defer seal.Destroy()
 	w, err := newWatcher(conn, func() bool { return s.settings.get().clip.Primary }, s.onCapture, e.Logf)
 	if errors.Is(err, wayland.ErrUnsupported) {
 		// Without data control the role stays up and says why (rather than exiting, to be

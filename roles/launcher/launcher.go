@@ -45,7 +45,6 @@ import (
 	"github.com/open-sesame/sesame/config"
 	"github.com/open-sesame/sesame/roles/api"
 	"github.com/open-sesame/sesame/roles/env"
-	"github.com/open-sesame/sesame/secmem"
 	"github.com/open-sesame/sesame/xdg"
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -61,18 +60,12 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 	if len(args) > 0 {
 		return fmt.Errorf("launcher: unexpected arguments %q", args)
 	}
-	if err := secmem.Harden(); err != nil {
-		return fmt.Errorf("launcher: %w", err)
-	}
-	id, err := bus.ReadBoot(e.Getenv)
+	rs, err := bus.StartRole(e.Getenv)
 	if err != nil {
 		return fmt.Errorf("launcher: %w", err)
 	}
-	defer id.Static.Destroy()
-	rdir, err := bus.RuntimeDir(e.Getenv)
-	if err != nil {
-		return fmt.Errorf("launcher: %w", err)
-	}
+	defer rs.Close()
+	id, rdir, seal := rs.Identity, rs.RuntimeDir, rs.Seal
 	state, err := e.StateDir()
 	if err != nil {
 		return fmt.Errorf("launcher: %w", err)
@@ -81,12 +74,6 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("launcher: %w", err)
 	}
-	// Nothing is ever sealed to this role, but every role announces a seal key.
-	seal, err := bus.GenerateKeypair()
-	if err != nil {
-		return fmt.Errorf("launcher: %w", err)
-	}
-	defer seal.Destroy()
 	s := newServer(e, filepath.Join(state, "sesame", "launcher"), xdg.DataDirs(e.Getenv))
 	defer s.frec.close()
 	cl := &configLaunch{paths: config.PathsFor(e.Getenv(config.SystemDirEnv), cfgHome), logf: e.Logf}

@@ -54,18 +54,12 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 	if len(args) > 0 {
 		return fmt.Errorf("secrets: unexpected arguments %q", args)
 	}
-	if err := secmem.Harden(); err != nil {
-		return fmt.Errorf("secrets: %w", err)
-	}
-	id, err := bus.ReadBoot(e.Getenv)
+	rs, err := bus.StartRole(e.Getenv)
 	if err != nil {
 		return fmt.Errorf("secrets: %w", err)
 	}
-	defer id.Static.Destroy()
-	rdir, err := bus.RuntimeDir(e.Getenv)
-	if err != nil {
-		return fmt.Errorf("secrets: %w", err)
-	}
+	defer rs.Close()
+	id, rdir, seal := rs.Identity, rs.RuntimeDir, rs.Seal
 	data, err := e.DataDir()
 	if err != nil {
 		return fmt.Errorf("secrets: %w", err)
@@ -77,11 +71,6 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 			return fmt.Errorf("secrets: SESAME_IDLE_LOCK=%q is not a duration", v)
 		}
 	}
-	seal, err := bus.GenerateKeypair()
-	if err != nil {
-		return fmt.Errorf("secrets: %w", err)
-	}
-	defer seal.Destroy()
 	// From here on the role reaches only its vaults and the bus (package sandbox).
 	if _, err := sandbox.Apply(sandbox.Secrets, sandbox.NewDirs(rdir, e.DataDir, e.ConfigDir, e.StateDir), e.Getenv, e.Logf); err != nil {
 		return fmt.Errorf("secrets: %w", err)

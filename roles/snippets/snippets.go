@@ -44,7 +44,6 @@ import (
 	"github.com/open-sesame/sesame/localdb"
 	"github.com/open-sesame/sesame/roles/api"
 	"github.com/open-sesame/sesame/roles/env"
-	"github.com/open-sesame/sesame/secmem"
 	"github.com/open-sesame/sesame/snippet"
 	"github.com/open-sesame/sesame/vault"
 	"github.com/vmihailenco/msgpack/v5"
@@ -68,18 +67,12 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 	if len(args) > 0 {
 		return fmt.Errorf("snippets: unexpected arguments %q", args)
 	}
-	if err := secmem.Harden(); err != nil {
-		return fmt.Errorf("snippets: %w", err)
-	}
-	id, err := bus.ReadBoot(e.Getenv)
+	rs, err := bus.StartRole(e.Getenv)
 	if err != nil {
 		return fmt.Errorf("snippets: %w", err)
 	}
-	defer id.Static.Destroy()
-	rdir, err := bus.RuntimeDir(e.Getenv)
-	if err != nil {
-		return fmt.Errorf("snippets: %w", err)
-	}
+	defer rs.Close()
+	id, rdir, seal := rs.Identity, rs.RuntimeDir, rs.Seal
 	data, err := e.DataDir()
 	if err != nil {
 		return fmt.Errorf("snippets: %w", err)
@@ -88,12 +81,6 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("snippets: %w", err)
 	}
-	// Nothing is ever sealed to this role, but every role announces a seal key.
-	seal, err := bus.GenerateKeypair()
-	if err != nil {
-		return fmt.Errorf("snippets: %w", err)
-	}
-	defer seal.Destroy()
 	s := newServer(e, filepath.Join(data, "sesame", "snippets"))
 	defer s.close()
 	cs := &configSnippets{paths: config.PathsFor(e.Getenv(config.SystemDirEnv), cfgHome), logf: e.Logf}

@@ -25,7 +25,6 @@ import (
 	"github.com/open-sesame/sesame/bus"
 	"github.com/open-sesame/sesame/roles/api"
 	"github.com/open-sesame/sesame/roles/env"
-	"github.com/open-sesame/sesame/secmem"
 	"github.com/open-sesame/sesame/wayland"
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -39,18 +38,12 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 	if len(args) > 0 {
 		return fmt.Errorf("wm: unexpected arguments %q", args)
 	}
-	if err := secmem.Harden(); err != nil {
-		return fmt.Errorf("wm: %w", err)
-	}
-	id, err := bus.ReadBoot(e.Getenv)
+	rs, err := bus.StartRole(e.Getenv)
 	if err != nil {
 		return fmt.Errorf("wm: %w", err)
 	}
-	defer id.Static.Destroy()
-	rdir, err := bus.RuntimeDir(e.Getenv)
-	if err != nil {
-		return fmt.Errorf("wm: %w", err)
-	}
+	defer rs.Close()
+	id, rdir, seal := rs.Identity, rs.RuntimeDir, rs.Seal
 	cfgHome, err := e.ConfigDir()
 	if err != nil {
 		return fmt.Errorf("wm: %w", err)
@@ -90,12 +83,6 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 		saves <- ws
 	}, e.Logf)
 	// The role runs either way; without the protocols it needs it answers every request
-	// with why (rather than exiting, to be restarted for ever).
-	seal, err2 := bus.GenerateKeypair()
-	if err2 != nil {
-		return fmt.Errorf("wm: %w", err2)
-	}
-	defer seal.Destroy()
 	if errors.Is(err, wayland.ErrUnsupported) {
 		conn.Close()
 		e.Logf("wm: %v", err)

@@ -164,14 +164,22 @@ const fileRights = llsys.AccessFSReadFile | llsys.AccessFSWriteFile | llsys.Acce
 // NOTIFY_SOCKET may be one, and a role that cannot reach it is killed by the watchdog.
 func applyLandlock(p *Policy, d Dirs, abstractNotify bool) (int, error) {
 	var rules []landlock.Rule
+	type one struct {
+		r    PathRule
+		path string
+	}
+	var all []one
 	for _, r := range p.Paths {
-		path, err := r.Resolve(d)
+		paths, err := r.ResolveAll(d)
 		if err != nil {
 			return 0, err
 		}
-		if path == "" {
-			continue // optional, and not here
+		for _, path := range paths { // none: optional, and not here
+			all = append(all, one{r, path})
 		}
+	}
+	for _, o := range all {
+		r, path := o.r, o.path
 		if r.Make {
 			// A rule that may be skipped (IfExists) is skipped when the directory cannot be
 			// made, as in a systemd unit with ProtectHome=read-only.

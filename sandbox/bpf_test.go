@@ -145,7 +145,8 @@ func TestFilterVerdicts(t *testing.T) {
 // Without a supervisor, the default is EPERM and the hand-off rule is gone.
 func TestFilterWithoutSupervisor(t *testing.T) {
 	for _, p := range Policies() {
-		if got := run(t, p, retEPERM, -1, call{name: "sendmsg", args: [6]uint64{5}}); got != retEPERM {
+		// With flags: the Wayland roles' own sendmsg (flags 0, any socket) does not match.
+		if got := run(t, p, retEPERM, -1, call{name: "sendmsg", args: [6]uint64{5, 0, unix.MSG_OOB}}); got != retEPERM {
 			t.Errorf("%s: sendmsg without a supervisor: %#x", p.Role, got)
 		}
 		if got := run(t, p, retEPERM, -1, call{name: "socket", args: [6]uint64{unix.AF_INET}}); got != retEPERM {
@@ -153,6 +154,24 @@ func TestFilterWithoutSupervisor(t *testing.T) {
 		}
 		if got := run(t, p, retEPERM, -1, call{name: "ptrace"}); got != retKill {
 			t.Errorf("%s: ptrace: %#x", p.Role, got)
+		}
+	}
+}
+
+// TestWaylandSendmsg: the roles that talk to the compositor send with no flags, on any socket
+// (a descriptor in a Wayland request); with flags they are refused, as for every other role.
+func TestWaylandSendmsg(t *testing.T) {
+	for _, p := range []*Policy{WM, Clipboard} {
+		if got := run(t, p, retEPERM, -1, call{name: "sendmsg", args: [6]uint64{7, 0, 0}}); got != retAllow {
+			t.Errorf("%s: sendmsg(7, …, 0): %#x", p.Role, got)
+		}
+		if got := run(t, p, retEPERM, -1, call{name: "sendmsg", args: [6]uint64{7, 0, unix.MSG_OOB}}); got != retEPERM {
+			t.Errorf("%s: sendmsg(7, …, MSG_OOB): %#x", p.Role, got)
+		}
+	}
+	for _, p := range []*Policy{Launcher, Snippets} {
+		if got := run(t, p, retEPERM, -1, call{name: "sendmsg", args: [6]uint64{7, 0, 0}}); got != retEPERM {
+			t.Errorf("%s: sendmsg(7, …, 0): %#x", p.Role, got)
 		}
 	}
 }

@@ -47,6 +47,27 @@
 //	secrets            rw $XDG_DATA_HOME/sesame/vaults    the vaults
 //	                   c  $RUNTIME                        dial bus.sock (ABI 9+ mediates connect)
 //	                   c  $NOTIFY_SOCKET                  systemd readiness (when set)
+//	launcher           r  each $XDG_DATA_DIRS[*]/applications (with $XDG_DATA_HOME's)  desktop entries
+//	                   r  $XDG_DATA_HOME/flatpak, /var/lib/flatpak, /var/lib/snapd/desktop  (if present)
+//	                   r  $XDG_CONFIG_HOME/sesame, /etc/sesame  launch profiles
+//	                   rw $XDG_STATE_HOME/sesame/launcher frecency databases
+//	                   c  $RUNTIME, $NOTIFY_SOCKET
+//	snippets           rw $XDG_DATA_HOME/sesame/snippets  the snippets (not sesame/ itself: the vaults)
+//	                   r  $XDG_CONFIG_HOME/sesame, /etc/sesame  settings
+//	                   c  $RUNTIME, $NOTIFY_SOCKET
+//	wm                 c  $WAYLAND_SOCKET                 the compositor
+//	                   r  /etc/fonts, /usr/share/fonts, /usr/local/share/fonts, $XDG_DATA_HOME/fonts, ~/.fonts
+//	                   r  $XDG_CONFIG_HOME/sesame         wm.toml (re-read when it changes)
+//	                   c  $RUNTIME, $NOTIFY_SOCKET
+//	clipboard          rw $XDG_DATA_HOME/sesame/clipboard the history
+//	                   c  $WAYLAND_SOCKET, $RUNTIME, $NOTIFY_SOCKET
+//
+// The wm saves its window order as $XDG_STATE_HOME/sesame/wm-mru; a grant there would reach
+// every role's state (Landlock rules are recursive), so none is made and the save fails (it
+// is logged) until the file moves to a directory of its own.
+//
+// Landlock does not mediate a file's mode or owner, so no role may chmod or chown by path
+// (chmod, fchmodat, chown, fchownat): only fchmod and fchown on a descriptor it was let open.
 //
 // # System calls: seccomp
 //
@@ -69,6 +90,9 @@
 //	getsockopt SOL_SOCKET/SO_PEERCRED only (the hub's peer check)
 //	sendmsg   the supervisor socket only (the listener hand-off below)
 //	ioctl     none: no role needs one
+//	sendmsg   the wm and the clipboard: also flags 0 on any socket (Wayland requests carry
+//	          descriptors)
+//	memfd_create  the wm only (drawing buffers), never MFD_EXEC
 //	execve    none (see "Spawning programs")
 //
 // The tables were made by tracing the real roles through the whole test suite with strace

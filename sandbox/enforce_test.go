@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,6 +43,8 @@ type world struct {
 	home, data, state, config, run, rdir string
 	sshKey, vaults, vault                string
 	busSock, notifySock                  string
+	// sysData is an $XDG_DATA_DIRS entry (like /usr/share); wayland the compositor's socket.
+	sysData, wayland string
 }
 
 func newWorld(t *testing.T) *world {
@@ -62,23 +65,68 @@ func newWorld(t *testing.T) *world {
 	w.vault = filepath.Join(w.vaults, "default.db")
 	w.busSock = filepath.Join(w.rdir, "bus.sock")
 	w.notifySock = filepath.Join(tmp, "notify")
-	for _, d := range []string{filepath.Dir(w.sshKey), w.vaults, w.state, filepath.Join(w.rdir, "keys"), filepath.Join(w.config, "sesame")} {
+	w.sysData = filepath.Join(tmp, "usr/share")
+	w.wayland = filepath.Join(w.run, "wayland-0")
+	for _, d := range []string{filepath.Dir(w.sshKey), w.vaults, w.state, filepath.Join(w.rdir, "keys"), filepath.Join(w.config, "sesame"),
+		filepath.Join(w.data, "applications"), filepath.Join(w.sysData, "applications"), filepath.Join(w.data, "fonts"),
+		filepath.Join(w.state, "sesame"), filepath.Join(w.data, "sesame/snippets")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for path, body := range map[string]string{w.sshKey: "-----BEGIN OPENSSH PRIVATE KEY----- fake", w.vault: "SQLite format 3\x00 fake",
-		filepath.Join(w.config, "sesame/config.toml"): "# sesame\n", filepath.Join(w.rdir, "keys/secrets.key"): "fake key"} {
+		filepath.Join(w.config, "sesame/config.toml"): "# sesame\n", filepath.Join(w.rdir, "keys/secrets.key"): "fake key",
+		filepath.Join(w.config, "sesame/wm.toml"): "# wm\n", filepath.Join(w.data, "fonts/Fake.ttf"): "fake font",
+		filepath.Join(w.data, "applications/user.desktop"):   "[Desktop Entry]\nName=User\n",
+		filepath.Join(w.sysData, "applications/sys.desktop"): "[Desktop Entry]\nName=System\n"} {
 		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
+	// The compositor: it takes a connection and echoes the descriptors it is sent, as a
+	// count, so that a child can see its SCM_RIGHTS message arrive.
+	wl, err := net.ListenUnix("unix", &net.UnixAddr{Name: w.wayland, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { wl.Close() })
+	go func() {
+		for {
+			c, err := wl.AcceptUnix()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				b, oob := make([]byte, 64), make([]byte, 64)
+				for {
+					n, oobn, _, _, err := c.ReadMsgUnix(b, oob)
+					if err != nil || n == 0 {
+						return
+					}
+					fds := 0
+					if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
+						for _, m := range msgs {
+							if rights, err := unix.ParseUnixRights(&m); err == nil {
+								fds += len(rights)
+								for _, fd := range rights {
+									unix.Close(fd)
+								}
+							}
+						}
+					}
+					c.Write([]byte{byte(fds)})
+				}
+			}()
+		}
+	}()
 	return w
 }
 
 func (w *world) env() []string {
 	return []string{"HOME=" + w.home, "XDG_DATA_HOME=" + w.data, "XDG_STATE_HOME=" + w.state,
-		"XDG_CONFIG_HOME=" + w.config, "XDG_RUNTIME_DIR=" + w.run, "TMPDIR=" + os.TempDir()}
+		"XDG_CONFIG_HOME=" + w.config, "XDG_RUNTIME_DIR=" + w.run, "TMPDIR=" + os.TempDir(),
+		"XDG_DATA_DIRS=" + w.sysData, "WAYLAND_DISPLAY=" + w.wayland}
 }
 
 // worldFromEnv is the child's view of the parent's world.
@@ -92,12 +140,15 @@ func worldFromEnv() *world {
 	w.vault = filepath.Join(w.vaults, "default.db")
 	w.busSock = filepath.Join(w.rdir, "bus.sock")
 	w.notifySock = os.Getenv("NOTIFY_SOCKET")
+	w.sysData, w.wayland = os.Getenv("XDG_DATA_DIRS"), os.Getenv("WAYLAND_DISPLAY")
 	return w
 }
 
 func (w *world) dirs() Dirs {
-	return NewDirs(w.rdir, func() (string, error) { return w.data, nil }, func() (string, error) { return w.config, nil },
+	d := NewDirs(w.rdir, func() (string, error) { return w.data, nil }, func() (string, error) { return w.config, nil },
 		func() (string, error) { return w.state, nil })
+	d.Home, d.Wayland, d.DataDirs = w.home, w.wayland, []string{w.data, w.sysData}
+	return d
 }
 
 // childRun is how the parent ran a child.
@@ -239,9 +290,17 @@ func rawSyscall(nr uintptr, a ...uintptr) error {
 
 // deniedEverywhere is what no role can do: read the user's keys, write /tmp, run a program,
 // open a network socket, use a terminal ioctl, map executable memory.
-func deniedEverywhere(t *testing.T, w *world, ppid int) {
+func deniedEverywhere(t *testing.T, role string, w *world, ppid int) {
 	_, err := os.ReadFile(w.sshKey)
 	expectErrno(t, "read ~/.ssh/id_ed25519", err, unix.EACCES)
+	if role != "secrets" {
+		_, err = os.ReadFile(w.vault)
+		expectErrno(t, "read a vault", err, unix.EACCES)
+		_, err = os.ReadDir(w.vaults)
+		expectErrno(t, "list the vaults", err, unix.EACCES)
+		err = os.WriteFile(filepath.Join(w.vaults, "evil.db"), nil, 0o600)
+		expectErrno(t, "create in the vaults dir", err, unix.EACCES)
+	}
 	_, err = os.ReadDir(w.home)
 	expectErrno(t, "list $HOME", err, unix.EACCES)
 	_, err = os.ReadFile("/etc/passwd")
@@ -260,8 +319,15 @@ func deniedEverywhere(t *testing.T, w *world, ppid int) {
 	}
 	_, err = unix.IoctlGetTermios(0, unix.TCGETS)
 	expectErrno(t, "ioctl(TCGETS)", err, unix.EPERM)
-	_, err = unix.MemfdCreate("x", 0)
-	expectErrno(t, "memfd_create", err, unix.EPERM)
+	fd, err := unix.MemfdCreate("x", unix.MFD_EXEC)
+	expectErrno(t, "memfd_create(MFD_EXEC)", err, unix.EPERM)
+	if err == nil {
+		unix.Close(fd)
+	}
+	if role != "wm" {
+		_, err = unix.MemfdCreate("x", 0)
+		expectErrno(t, "memfd_create", err, unix.EPERM)
+	}
 	_, err = unix.Mmap(-1, 0, 4096, unix.PROT_READ|unix.PROT_EXEC, unix.MAP_PRIVATE|unix.MAP_ANON)
 	expectErrno(t, "mmap(PROT_EXEC)", err, unix.EPERM)
 	err = unix.Kill(ppid, 0)
@@ -297,6 +363,12 @@ func childChecks(t *testing.T, role string, supervised bool) {
 			t.Fatal(err)
 		}
 	}
+	inotify := -1
+	if role == "launcher" { // its watcher, made before the sandbox
+		if inotify, err = unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK); err != nil {
+			t.Fatal(err)
+		}
+	}
 	// A thread that exists before the sandbox, to show it is covered too.
 	probe := make(chan func())
 	go func() {
@@ -325,7 +397,7 @@ func childChecks(t *testing.T, role string, supervised bool) {
 	}
 	<-done
 
-	deniedEverywhere(t, w, ppid)
+	deniedEverywhere(t, role, w, ppid)
 	notifyReady(t)
 
 	switch role {
@@ -423,8 +495,166 @@ func childChecks(t *testing.T, role string, supervised bool) {
 		expectErrno(t, "list the state dir (audit log)", err, unix.EACCES)
 		_, err = os.ReadFile(filepath.Join(w.config, "sesame/config.toml"))
 		expectErrno(t, "read the configuration", err, unix.EACCES)
+	case "launcher":
+		// Allowed: read and watch the desktop entries, read the configuration, stat $PATH
+		// (TryExec), keep the frecency database, dial the hub.
+		for _, f := range []string{filepath.Join(w.data, "applications/user.desktop"), filepath.Join(w.sysData, "applications/sys.desktop")} {
+			if _, err := os.ReadFile(f); err != nil {
+				t.Errorf("read a desktop entry: %v", err)
+			}
+		}
+		if ents, err := os.ReadDir(filepath.Join(w.sysData, "applications")); err != nil || len(ents) != 1 {
+			t.Errorf("list the system's applications: %d, %v", len(ents), err)
+		}
+		wd, err := unix.InotifyAddWatch(inotify, filepath.Join(w.sysData, "applications"), unix.IN_CREATE|unix.IN_DELETE|unix.IN_MOVED_TO)
+		if err != nil {
+			t.Errorf("inotify_add_watch: %v", err)
+		} else if _, err := unix.InotifyRmWatch(inotify, uint32(wd)); err != nil {
+			t.Errorf("inotify_rm_watch: %v", err)
+		}
+		unix.Close(inotify)
+		if _, err := os.Stat("/usr/bin/env"); err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("stat a program on $PATH (TryExec): %v", err)
+		}
+		if _, err := os.ReadFile(filepath.Join(w.config, "sesame/config.toml")); err != nil {
+			t.Errorf("read the configuration: %v", err)
+		}
+		sqliteLike(t, filepath.Join(w.state, "sesame/launcher"))
+		dialHub(t, w)
+		// Denied: writing the entries or the configuration, another role's state.
+		err = os.WriteFile(filepath.Join(w.data, "applications/evil.desktop"), []byte("[Desktop Entry]\n"), 0o600)
+		expectErrno(t, "write a desktop entry", err, unix.EACCES)
+		err = os.WriteFile(filepath.Join(w.config, "sesame/config.toml"), []byte("evil = 1\n"), 0o600)
+		expectErrno(t, "write the configuration", err, unix.EACCES)
+		err = os.WriteFile(filepath.Join(w.state, "sesame/audit.jsonl"), nil, 0o600)
+		expectErrno(t, "create a file beside the launcher's state", err, unix.EACCES)
+	case "snippets":
+		// Allowed: the snippets database, the configuration, the hub. Denied: anything else
+		// beside the vaults in $XDG_DATA_HOME/sesame.
+		sqliteLike(t, filepath.Join(w.data, "sesame/snippets"))
+		if _, err := os.ReadFile(filepath.Join(w.config, "sesame/config.toml")); err != nil {
+			t.Errorf("read the configuration: %v", err)
+		}
+		dialHub(t, w)
+		_, err := os.ReadDir(filepath.Join(w.data, "sesame"))
+		expectErrno(t, "list $XDG_DATA_HOME/sesame", err, unix.EACCES)
+		err = os.WriteFile(filepath.Join(w.data, "sesame/other.db"), nil, 0o600)
+		expectErrno(t, "create a file beside the snippets", err, unix.EACCES)
+		_, err = os.ReadDir(filepath.Join(w.data, "applications"))
+		expectErrno(t, "list the desktop entries", err, unix.EACCES)
+	case "wm":
+		// Allowed: fonts, wm.toml, a shared drawing buffer passed to the compositor, the hub.
+		if _, err := os.ReadFile(filepath.Join(w.data, "fonts/Fake.ttf")); err != nil {
+			t.Errorf("read a font: %v", err)
+		}
+		if _, err := os.ReadFile(filepath.Join(w.config, "sesame/wm.toml")); err != nil {
+			t.Errorf("read wm.toml: %v", err)
+		}
+		fd, err := unix.MemfdCreate("sesame-overlay", unix.MFD_CLOEXEC)
+		if err != nil {
+			t.Errorf("memfd_create: %v", err)
+		} else {
+			if err := unix.Ftruncate(fd, 4096); err != nil {
+				t.Errorf("ftruncate a memfd: %v", err)
+			}
+			if b, err := unix.Mmap(fd, 0, 4096, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED); err != nil {
+				t.Errorf("mmap a shared buffer: %v", err)
+			} else {
+				b[0] = 1
+				unix.Munmap(b)
+			}
+			sendFD(t, w, fd)
+			unix.Close(fd)
+		}
+		dialHub(t, w)
+		// Denied: the state dir (the audit log, other roles' databases), writing the settings.
+		_, err = os.ReadDir(filepath.Join(w.state))
+		expectErrno(t, "list the state dir", err, unix.EACCES)
+		err = os.WriteFile(filepath.Join(w.state, "sesame/wm-mru"), nil, 0o600)
+		expectErrno(t, "write in $XDG_STATE_HOME/sesame", err, unix.EACCES)
+		err = os.WriteFile(filepath.Join(w.config, "sesame/wm.toml"), []byte("evil = 1\n"), 0o600)
+		expectErrno(t, "write wm.toml", err, unix.EACCES)
+	case "clipboard":
+		// Allowed: the history database, a pipe for a selection, the compositor, the hub.
+		sqliteLike(t, filepath.Join(w.data, "sesame/clipboard"))
+		var p [2]int
+		if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
+			t.Errorf("pipe2: %v", err)
+		} else {
+			sendFD(t, w, p[1])
+			unix.Close(p[0])
+			unix.Close(p[1])
+		}
+		dialHub(t, w)
+		// Denied: the configuration (the hub pushes the settings), the snippets beside it.
+		_, err := os.ReadFile(filepath.Join(w.config, "sesame/config.toml"))
+		expectErrno(t, "read the configuration", err, unix.EACCES)
+		_, err = os.ReadDir(filepath.Join(w.data, "sesame/snippets"))
+		expectErrno(t, "list the snippets", err, unix.EACCES)
 	}
 	waitForParent()
+}
+
+// sqliteLike does in dir what SQLite in WAL mode does: make, write, sync, lock and truncate
+// the database, and remove its -wal.
+func sqliteLike(t *testing.T, dir string) {
+	t.Helper()
+	db := filepath.Join(dir, "default.db")
+	f, err := os.OpenFile(db, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Errorf("create a database in %s: %v", dir, err)
+		return
+	}
+	defer f.Close()
+	if _, err := f.WriteAt([]byte("SQLite format 3\x00"), 0); err != nil {
+		t.Errorf("write the database: %v", err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Errorf("fsync the database: %v", err)
+	}
+	lk := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0, Start: 0, Len: 1}
+	if err := unix.FcntlFlock(f.Fd(), unix.F_SETLK, &lk); err != nil {
+		t.Errorf("lock the database: %v", err)
+	}
+	if err := f.Truncate(4096); err != nil {
+		t.Errorf("truncate the database: %v", err)
+	}
+	if err := os.WriteFile(db+"-wal", nil, 0o600); err != nil {
+		t.Errorf("create the -wal: %v", err)
+	} else if err := os.Remove(db + "-wal"); err != nil {
+		t.Errorf("remove the -wal: %v", err)
+	}
+}
+
+// dialHub connects to the hub's socket.
+func dialHub(t *testing.T, w *world) {
+	t.Helper()
+	c, err := net.Dial("unix", w.busSock)
+	if err != nil {
+		t.Errorf("dial the hub: %v", err)
+		return
+	}
+	c.Write([]byte("hello"))
+	c.Close()
+}
+
+// sendFD dials the compositor and passes it fd, as a Wayland client passes a buffer.
+func sendFD(t *testing.T, w *world, fd int) {
+	t.Helper()
+	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: w.wayland, Net: "unix"})
+	if err != nil {
+		t.Errorf("dial the compositor: %v", err)
+		return
+	}
+	defer c.Close()
+	if _, _, err := c.WriteMsgUnix([]byte("buf"), unix.UnixRights(fd), nil); err != nil {
+		t.Errorf("pass a descriptor to the compositor: %v", err)
+		return
+	}
+	b := make([]byte, 1)
+	if _, err := c.Read(b); err != nil || b[0] != 1 {
+		t.Errorf("the compositor got %d descriptors, %v", b[0], err)
+	}
 }
 
 func TestRoleSandbox(t *testing.T) {
@@ -490,10 +720,21 @@ func TestRoleSandbox(t *testing.T) {
 					}
 				}
 				if supervised {
-					// Each denied call was logged by name; none by number.
-					for _, name := range []string{"socket(0x2,", "socket(0x10,", "execve(", "ioctl(0x0, 0x5401", "memfd_create(", "mmap(", "kill(", "clone("} {
+					// Each denied call was logged by name; none by number. The allowed operations
+					// made no denied call.
+					expected := []string{"socket(0x2,", "socket(0x10,", "execve(", "ioctl(0x0, 0x5401", "memfd_create(", "mmap(", "kill(", "clone("}
+					if p.Role == "profile" {
+						expected = append(expected, "socket(0x1, 0x1,") // the hub only accepts
+					}
+					for _, name := range expected {
 						if !strings.Contains(r.denials, "sesame-test: seccomp denied "+name) {
 							t.Errorf("the supervisor did not log %s…:\n%s", name, r.denials)
+						}
+					}
+					for _, line := range strings.Split(strings.TrimSpace(r.denials), "\n") {
+						call, _ := strings.CutPrefix(line, "sesame-test: seccomp denied ")
+						if !slices.ContainsFunc(expected, func(e string) bool { return strings.HasPrefix(call, e) }) {
+							t.Errorf("an allowed operation was denied: %s", line)
 						}
 					}
 					if strings.Contains(r.denials, "syscall_") || strings.Contains(r.denials, "watch:") {

@@ -70,10 +70,14 @@ const (
 	Notify                   // $NOTIFY_SOCKET, systemd's readiness socket, when it is a path
 	SystemConfig             // the system configuration directory (/etc/sesame)
 	Sysfs                    // sysfs (/sys)
+	Home                     // $HOME (only for the user's own font directory, ~/.fonts)
+	Wayland                  // the compositor's socket: $XDG_RUNTIME_DIR/$WAYLAND_DISPLAY, or that path when absolute
+	DataDirs                 // each of the XDG data directories ($XDG_DATA_HOME, then $XDG_DATA_DIRS): one rule per directory
 )
 
 func (b Base) String() string {
-	return [...]string{"/", "$RUNTIME", "$XDG_DATA_HOME", "$XDG_CONFIG_HOME", "$XDG_STATE_HOME", "$NOTIFY_SOCKET", "$SYSTEM_CONFIG", "$SYSFS"}[b]
+	return [...]string{"/", "$RUNTIME", "$XDG_DATA_HOME", "$XDG_CONFIG_HOME", "$XDG_STATE_HOME", "$NOTIFY_SOCKET", "$SYSTEM_CONFIG", "$SYSFS",
+		"$HOME", "$WAYLAND_SOCKET", "$XDG_DATA_DIRS[*]"}[b]
 }
 
 // PathRule grants Access to everything beneath one path.
@@ -116,6 +120,13 @@ type Dirs struct {
 	SystemConfig string
 	// Sysfs is where sysfs is mounted: /sys unless a test points elsewhere.
 	Sysfs string
+	// Home is $HOME, when the role reads beneath it (the wm's ~/.fonts).
+	Home string
+	// Wayland is the compositor's socket (wayland.SocketPath), for the roles that talk to it.
+	Wayland string
+	// DataDirs are the XDG data directories, best first (xdg.DataDirs): a rule on DataDirs
+	// stands for one rule beneath each.
+	DataDirs []string
 }
 
 // NewDirs resolves Dirs from the role's runtime directory and its Env's XDG resolvers. A
@@ -134,15 +145,43 @@ func NewDirs(runtime string, data, config, state func() (string, error)) Dirs {
 	return Dirs{Runtime: runtime, Data: get(data), Config: get(config), State: get(state), Sysfs: "/sys"}
 }
 
+// ResolveAll returns the absolute paths of r under d: one for every base but DataDirs, one
+// per data directory for DataDirs (none when there are none), none for an optional rule
+// whose base is unset.
+func (r PathRule) ResolveAll(d Dirs) ([]string, error) {
+	if r.Base != DataDirs {
+		p, err := r.Resolve(d)
+		if err != nil || p == "" {
+			return nil, err
+		}
+		return []string{p}, nil
+	}
+	var out []string
+	for _, dir := range d.DataDirs {
+		one := d
+		one.Data = dir
+		p, err := PathRule{Base: Data, Path: r.Path}.Resolve(one)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
 // Resolve returns the absolute path of r under d; "" for an optional rule whose base is unset.
+// A DataDirs rule stands for several paths: see ResolveAll.
 func (r PathRule) Resolve(d Dirs) (string, error) {
+	if r.Base == DataDirs {
+		return "", fmt.Errorf("sandbox: rule %v: several paths (ResolveAll)", r)
+	}
 	if r.Base == Root {
 		if !filepath.IsAbs(r.Path) {
 			return "", fmt.Errorf("sandbox: rule %q: not an absolute path", r.Path)
 		}
 		return filepath.Clean(r.Path), nil
 	}
-	base := [...]string{"", d.Runtime, d.Data, d.Config, d.State, d.Notify, d.SystemConfig, d.Sysfs}[r.Base]
+	base := [...]string{"", d.Runtime, d.Data, d.Config, d.State, d.Notify, d.SystemConfig, d.Sysfs, d.Home, d.Wayland, ""}[r.Base]
 	if base == "" && r.Optional {
 		return "", nil
 	}
@@ -203,7 +242,9 @@ type Deny struct {
 }
 
 // Policies returns every role's policy, for tests and tools that check all of them.
-func Policies() []*Policy { return []*Policy{Profile, Secrets} }
+func Policies() []*Policy {
+	return []*Policy{Profile, Secrets, Launcher, Snippets, WM, Clipboard}
+}
 
 // For returns the policy of role.
 func For(role string) (*Policy, error) {

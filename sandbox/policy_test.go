@@ -15,15 +15,34 @@ import (
 // table change does, these must keep holding.
 
 // execRoles are the roles allowed to execute programs. None: a sandboxed role never starts a
-// program itself (see "Spawning programs" in the package doc); the launcher, when it comes,
-// asks systemd or the supervisor to.
+// program itself (see "Spawning programs" in the package doc); the launcher only composes a
+// plan, which the unsandboxed command line (or systemd, or the supervisor) runs.
 var execRoles = []string{}
+
+// memfdRoles may make memfds (memfd_create), and then never executable ones: the wm's
+// drawing buffers, shared with the compositor.
+var memfdRoles = []string{"wm"}
+
+// owned are the directories each belongs to one role: no other role may read or write
+// beneath them (nor above them, which would reach them).
+var owned = map[string]string{
+	"/home/u/.local/share/sesame/vaults":    "secrets",
+	"/home/u/.local/state/sesame/audit":     "profile",
+	"/home/u/.local/state/sesame/profile":   "profile",
+	"/home/u/.local/state/sesame/launcher":  "launcher",
+	"/home/u/.local/share/sesame/snippets":  "snippets",
+	"/home/u/.local/share/sesame/clipboard": "clipboard",
+}
 
 // neverAllowed are system calls no role may allow, whatever else changes.
 var neverAllowed = []string{
 	"ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd", "process_madvise",
 	"bpf", "kexec_load", "kexec_file_load", "init_module", "finit_module", "userfaultfd",
 	"io_uring_setup", "unshare", "setns", "mount", "open_by_handle_at", "seccomp", "landlock_restrict_self",
+	// Landlock does not mediate a file's mode or owner: by path, a role could open the
+	// user's keys or the vaults to everyone. Only the descriptor forms (fchmod, fchown) on
+	// files Landlock let it open.
+	"chmod", "fchmodat", "fchmodat2", "chown", "lchown", "fchownat",
 }
 
 // testDirs is a typical user's resolved directories.
@@ -36,6 +55,9 @@ var testDirs = Dirs{
 
 	SystemConfig: "/etc/sesame",
 	Sysfs:        "/sys",
+	Home:         "/home/u",
+	Wayland:      "/run/user/1000/wayland-0",
+	DataDirs:     []string{"/home/u/.local/share", "/usr/local/share", "/usr/share"},
 }
 
 // reaches reports whether a rule granting access beneath rule covers path, or lies beneath
@@ -52,11 +74,16 @@ func resolved(t *testing.T, p *Policy) map[string]PathRule {
 	t.Helper()
 	out := map[string]PathRule{}
 	for _, r := range p.Paths {
-		path, err := r.Resolve(testDirs)
+		paths, err := r.ResolveAll(testDirs)
 		if err != nil {
 			t.Fatalf("%s: %v", p.Role, err)
 		}
-		out[path] = r
+		for _, path := range paths {
+			if prev, ok := out[path]; ok {
+				t.Errorf("%s: %s granted twice (%v, %v)", p.Role, path, prev, r)
+			}
+			out[path] = r
+		}
 	}
 	return out
 }
@@ -78,6 +105,44 @@ func TestOnlySecretsReachesTheVaults(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("secrets: no read-write rule for %s", vaults)
+	}
+}
+
+// TestOnlyTheOwnerReaches: a role's own files (its database, the hub's audit log) are out of
+// every other role's reach, even when their directories sit side by side.
+func TestOnlyTheOwnerReaches(t *testing.T) {
+	for _, p := range Policies() {
+		for path, r := range resolved(t, p) {
+			for dir, owner := range owned {
+				if p.Role != owner && reaches(path, dir) && r.Access&(Read|Write|Execute|Remove) != 0 {
+					t.Errorf("%s: rule %v reaches %s's %s", p.Role, r, owner, dir)
+				}
+			}
+		}
+	}
+	for dir, owner := range owned {
+		p, err := For(owner)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r, ok := resolved(t, p)[dir]; !ok || r.Access != Read|Write || !r.Make {
+			t.Errorf("%s: no read-write rule (with Make) for its %s", owner, dir)
+		}
+	}
+}
+
+// TestEnvironmentPathsReadOnly: the rules whose paths the environment names beyond sesame's
+// own XDG dirs ($XDG_DATA_DIRS, $HOME) only read.
+func TestEnvironmentPathsReadOnly(t *testing.T) {
+	for _, p := range Policies() {
+		for _, r := range p.Paths {
+			if (r.Base == DataDirs || r.Base == Home || r.Base == Root) && r.Access != Read {
+				t.Errorf("%s: rule %v must be read-only", p.Role, r)
+			}
+			if r.Base == Wayland && r.Access != Connect {
+				t.Errorf("%s: rule %v may only connect", p.Role, r)
+			}
+		}
 	}
 }
 
@@ -183,7 +248,13 @@ func TestArgumentFilters(t *testing.T) {
 					if len(s.Args) == 0 {
 						t.Errorf("%s: %s allowed without conditions", p.Role, s.Name)
 					}
-				case "pkey_mprotect", "memfd_create", "execve", "execveat", "personality":
+				case "memfd_create":
+					if !slices.Contains(memfdRoles, p.Role) {
+						t.Errorf("%s: allows %s", p.Role, s.Name)
+					} else if len(s.Args) != 1 || s.Args[0].N != 1 || s.Args[0].Mask&unix.MFD_EXEC == 0 || !slices.Equal(s.Args[0].In, []uint32{0}) {
+						t.Errorf("%s: memfd_create must refuse MFD_EXEC: %+v", p.Role, s.Args)
+					}
+				case "pkey_mprotect", "execve", "execveat", "personality":
 					t.Errorf("%s: allows %s", p.Role, s.Name)
 				}
 				if (s.Name == "mmap" || s.Name == "mprotect") && !(len(s.Args) == 1 && s.Args[0].Mask == unix.PROT_EXEC && slices.Equal(s.Args[0].In, []uint32{0})) {
@@ -287,11 +358,28 @@ func TestPoliciesCompile(t *testing.T) {
 }
 
 func TestForUnknownRole(t *testing.T) {
-	if _, err := For("clipboard"); err == nil {
+	if _, err := For("env"); err == nil {
 		t.Fatal("a role without a policy must be an error")
 	}
 	if p, err := For("secrets"); err != nil || p != Secrets {
 		t.Fatalf("For(secrets) = %v, %v", p, err)
+	}
+}
+
+func TestResolveAll(t *testing.T) {
+	r := PathRule{Base: DataDirs, Path: "applications"}
+	got, err := r.ResolveAll(testDirs)
+	if want := []string{"/home/u/.local/share/applications", "/usr/local/share/applications", "/usr/share/applications"}; err != nil || !slices.Equal(got, want) {
+		t.Errorf("%v: %q, %v; want %q", r, got, err, want)
+	}
+	if got, err := r.ResolveAll(Dirs{}); err != nil || len(got) != 0 {
+		t.Errorf("%v without data dirs: %q, %v", r, got, err)
+	}
+	if _, err := r.ResolveAll(Dirs{DataDirs: []string{"relative"}}); err == nil {
+		t.Errorf("%v: a relative data dir must be an error", r)
+	}
+	if got, err := (PathRule{Base: Notify, Optional: true}).ResolveAll(Dirs{}); err != nil || len(got) != 0 {
+		t.Errorf("optional and unset: %q, %v", got, err)
 	}
 }
 
@@ -312,6 +400,11 @@ func TestResolve(t *testing.T) {
 		{PathRule{Base: Data, Path: "x"}, Dirs{Data: "relative"}, "", true},
 		{PathRule{Base: Notify, Optional: true}, Dirs{}, "", false},
 		{PathRule{Base: Notify, Optional: true}, testDirs, "/run/user/1000/systemd/notify", false},
+		{PathRule{Base: Home, Path: ".fonts", Optional: true}, testDirs, "/home/u/.fonts", false},
+		{PathRule{Base: Home, Path: ".fonts", Optional: true}, Dirs{}, "", false},
+		{PathRule{Base: Wayland}, testDirs, "/run/user/1000/wayland-0", false},
+		{PathRule{Base: Wayland}, Dirs{}, "", true},
+		{PathRule{Base: DataDirs, Path: "applications"}, testDirs, "", true}, // several: ResolveAll
 	} {
 		got, err := c.r.Resolve(c.d)
 		if (err != nil) != c.bad || got != c.want {

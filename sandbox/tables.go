@@ -239,3 +239,126 @@ var Secrets = &Policy{
 	},
 	Syscalls: [][]Syscall{goRuntime, secureMemory, busClient, vaultFiles, systemdNotify, supervisorLink},
 }
+
+// sqliteFiles is SQLite (modernc.org/sqlite, whose libc makes the legacy open/stat/lstat/unlink
+// calls on amd64) in WAL mode, in a role's own directory: the launcher's frecency, the
+// snippets, the clipboard history. The directory is made before the sandbox (PathRule.Make),
+// so there is no mkdirat; and no fchmodat or chmod: Landlock does not mediate changing a
+// file's mode, so a path-based chmod could open the user's keys or the vaults to everyone.
+var sqliteFiles = []Syscall{
+	{Name: "open", Reason: "SQLite opens the database, -wal, -shm and -journal (modernc libc, amd64)"},
+	{Name: "stat", Reason: "SQLite (modernc libc, amd64)"},
+	{Name: "lstat", Reason: "SQLite (modernc libc, amd64)"},
+	{Name: "unlink", Reason: "SQLite removes -wal/-shm and its journals (modernc libc, amd64)"},
+	{Name: "unlinkat", Reason: "unseen here (amd64): SQLite removes its journals on arm64, which has no unlink"},
+	{Name: "pwrite64", Reason: "SQLite page writes"},
+	{Name: "fsync", Reason: "SQLite commits"},
+	{Name: "fcntl", Args: []Arg{{N: 1, In: []uint32{unix.F_SETFD, unix.F_GETFL, unix.F_SETFL, unix.F_GETLK, unix.F_SETLK}}},
+		Reason: "descriptor flags and SQLite's POSIX record locks; no descriptor duplication"},
+	{Name: "fchown", Reason: "SQLite gives -wal/-shm the database's owner when running as root (on a descriptor Landlock let it open)"},
+	{Name: "geteuid", Reason: "SQLite checks for root before fchown"},
+}
+
+// configReader reads sesame's configuration (config.PathsFor: /etc/sesame, then
+// $XDG_CONFIG_HOME/sesame, with their config.d).
+var configReader = []Syscall{
+	{Name: "getdents64", Reason: "list config.d (and the launcher's application dirs)"},
+}
+
+// waylandClient talks to the compositor over the socket dialled before the sandbox: messages
+// carry descriptors both ways (shared-memory buffers, keymaps, selections).
+var waylandClient = []Syscall{
+	{Name: "sendmsg", Args: []Arg{{N: 2, In: []uint32{0}}},
+		Reason: "Wayland requests with descriptors (SCM_RIGHTS) on the compositor's socket; no flags"},
+	{Name: "recvmsg", Reason: "Wayland events with descriptors (keymaps, selection offers)"},
+	{Name: "socket", Args: []Arg{{N: 0, In: []uint32{unix.AF_UNIX}}, {N: 1, Mask: 0xf, In: []uint32{unix.SOCK_STREAM}}},
+		Reason: "unseen here (the compositor is dialled before the sandbox): Unix stream sockets only"},
+	{Name: "connect", Reason: "unseen here: dial the compositor (Landlock ABI 9+ limits it to that socket)"},
+}
+
+// Launcher is the launcher role's policy: the desktop entries (read-only), the configuration
+// (read-only), its frecency database, and the bus. It never starts a program (see "Spawning
+// programs"): TryExec is checked with stat, which needs no Landlock right.
+var Launcher = &Policy{
+	Role: "launcher",
+	Paths: []PathRule{
+		{Base: DataDirs, Path: "applications", Access: Read, IfExists: true,
+			Reason: "the desktop entries beneath each XDG data dir ($XDG_DATA_HOME, then $XDG_DATA_DIRS), read and re-read as they change"},
+		{Base: Data, Path: "flatpak", Access: Read, IfExists: true, Reason: "the user's flatpak exports, where its desktop entries link to"},
+		{Base: Root, Path: "/var/lib/flatpak", Access: Read, IfExists: true, Reason: "the system's flatpak exports, where its desktop entries link to"},
+		{Base: Root, Path: "/var/lib/snapd/desktop", Access: Read, IfExists: true, Reason: "the desktop entries of snaps"},
+		{Base: Config, Path: "sesame", Access: Read, Make: true, IfExists: true,
+			Reason: "the user's configuration (launch profiles in config.toml, config.d); made if missing so that a file written later is seen"},
+		{Base: SystemConfig, Access: Read, Optional: true, IfExists: true, Reason: "the system configuration (/etc/sesame/config.toml)"},
+		{Base: State, Path: "sesame/launcher", Access: Read | Write, Make: true, Reason: "the frecency databases: PROFILE.db with -wal/-shm"},
+		{Base: Runtime, Access: Connect, Reason: "dial the hub's bus.sock"},
+		{Base: Notify, Access: Connect, Optional: true, Reason: "systemd readiness and watchdog pings"},
+	},
+	Syscalls: [][]Syscall{goRuntime, secureMemory, busClient, sqliteFiles, configReader, systemdNotify, supervisorLink, {
+		// No inotify_init1: the watcher is made before the sandbox.
+		{Name: "inotify_add_watch", Reason: "watch each application dir, or the nearest existing parent of a missing one"},
+		{Name: "inotify_rm_watch", Reason: "stop watching a dir that went away or was replaced"},
+	}},
+}
+
+// Snippets is the snippets role's policy: its database, the configuration (read-only) and the
+// bus. Its directory sits next to the vaults: only sesame/snippets is granted, never
+// sesame/ itself (Make creates it before the sandbox).
+var Snippets = &Policy{
+	Role: "snippets",
+	Paths: []PathRule{
+		{Base: Data, Path: "sesame/snippets", Access: Read | Write, Make: true, Reason: "the snippets database: .db with -wal/-shm"},
+		{Base: Config, Path: "sesame", Access: Read, Make: true, IfExists: true,
+			Reason: "the user's configuration (snippet settings in config.toml, config.d); made if missing so that a file written later is seen"},
+		{Base: SystemConfig, Access: Read, Optional: true, IfExists: true, Reason: "the system configuration (/etc/sesame/config.toml)"},
+		{Base: Runtime, Access: Connect, Reason: "dial the hub's bus.sock"},
+		{Base: Notify, Access: Connect, Optional: true, Reason: "systemd readiness and watchdog pings"},
+	},
+	Syscalls: [][]Syscall{goRuntime, secureMemory, busClient, sqliteFiles, configReader, systemdNotify, supervisorLink},
+}
+
+// WM is the window switcher's policy: the compositor, the fonts (read-only), its settings
+// file's directory (read-only), and the bus.
+var WM = &Policy{
+	Role: "wm",
+	Paths: []PathRule{
+		{Base: Wayland, Access: Connect, Reason: "the compositor's socket"},
+		{Base: Root, Path: "/etc/fonts", Access: Read, IfExists: true, Reason: "fontconfig's configuration (fonts.conf, conf.d): where the fonts are"},
+		{Base: Root, Path: "/usr/share/fonts", Access: Read, IfExists: true, Reason: "the system's fonts"},
+		{Base: Root, Path: "/usr/local/share/fonts", Access: Read, IfExists: true, Reason: "locally installed fonts"},
+		{Base: Data, Path: "fonts", Access: Read, IfExists: true, Reason: "the user's fonts"},
+		{Base: Home, Path: ".fonts", Access: Read, Optional: true, IfExists: true, Reason: "the user's fonts, in the old place fontconfig still searches"},
+		{Base: Config, Path: "sesame", Access: Read, Make: true, IfExists: true,
+			Reason: "wm.toml, re-read when it changes (editors replace the file, so a rule on the file itself would lose it)"},
+		{Base: Runtime, Access: Connect, Reason: "dial the hub's bus.sock"},
+		{Base: Notify, Access: Connect, Optional: true, Reason: "systemd readiness and watchdog pings"},
+		// Not granted: $XDG_STATE_HOME/sesame, where the wm saves wm-mru (a temporary file
+		// renamed over it). Landlock rules are recursive, so that grant would also reach the
+		// audit log, the hub's profile state and the launcher's databases. Until wm-mru moves
+		// to a directory of its own, saving the window order fails and is logged; it is read
+		// before the sandbox.
+	},
+	Syscalls: [][]Syscall{goRuntime, secureMemory, busClient, waylandClient, systemdNotify, supervisorLink, {
+		{Name: "memfd_create", Args: []Arg{{N: 1, Mask: unix.MFD_EXEC, In: []uint32{0}}},
+			Reason: "the overlay's shared-memory buffers for the compositor; never MFD_EXEC"},
+		{Name: "fcntl", Args: []Arg{{N: 1, In: []uint32{unix.F_GETFL, unix.F_SETFL}}},
+			Reason: "os.NewFile reads a descriptor's flags (F_SETFL unseen here: Go makes a pollable descriptor non-blocking); no locks, no duplication"},
+		{Name: "getdents64", Reason: "unseen here (fonts load before the sandbox): list the font dirs and conf.d when wm.toml names another font"},
+		// No fchmodat, renameat or fsync: see the state dir above.
+	}},
+}
+
+// Clipboard is the clipboard history's policy: its database, the compositor, the bus. Its
+// settings come from the hub, so it reads no configuration file.
+var Clipboard = &Policy{
+	Role: "clipboard",
+	Paths: []PathRule{
+		{Base: Data, Path: "sesame/clipboard", Access: Read | Write, Make: true, Reason: "the clipboard history: SQLite .db with -wal/-shm"},
+		{Base: Wayland, Access: Connect, Reason: "the compositor's socket"},
+		{Base: Runtime, Access: Connect, Reason: "dial the hub's bus.sock"},
+		{Base: Notify, Access: Connect, Optional: true, Reason: "systemd readiness and watchdog pings"},
+	},
+	Syscalls: [][]Syscall{goRuntime, secureMemory, busClient, sqliteFiles, waylandClient, systemdNotify, supervisorLink, {
+		{Name: "pipe2", Reason: "receive a selection: the compositor writes it into a pipe"},
+	}},
+}

@@ -42,6 +42,7 @@ import (
 	"github.com/open-sesame/sesame/config"
 	"github.com/open-sesame/sesame/roles/api"
 	"github.com/open-sesame/sesame/roles/env"
+	"github.com/open-sesame/sesame/sandbox"
 	"github.com/open-sesame/sesame/wayland"
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -77,6 +78,14 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 	}
 	conn, err := wayland.Connect(sock, e.Logf)
 	if err != nil {
+		return fmt.Errorf("clipboard: %w", err)
+	}
+	// From here on the role reaches only its history, the compositor and the bus (package
+	// sandbox).
+	sdirs := sandbox.NewDirs(rdir, e.DataDir, e.ConfigDir, e.StateDir)
+	sdirs.Wayland = sock
+	if _, err := sandbox.Apply(sandbox.Clipboard, sdirs, e.Getenv, e.Logf); err != nil {
+		conn.Close()
 		return fmt.Errorf("clipboard: %w", err)
 	}
 	w, err := newWatcher(conn, func() bool { return s.settings.get().clip.Primary }, s.onCapture, e.Logf)

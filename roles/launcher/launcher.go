@@ -45,6 +45,7 @@ import (
 	"github.com/open-sesame/sesame/config"
 	"github.com/open-sesame/sesame/roles/api"
 	"github.com/open-sesame/sesame/roles/env"
+	"github.com/open-sesame/sesame/sandbox"
 	"github.com/open-sesame/sesame/xdg"
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -83,6 +84,14 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 		return fmt.Errorf("launcher: %w", err)
 	}
 	s.watcher = w
+	// From here on the role reads only the desktop entries and the configuration, and
+	// writes only its frecency databases (package sandbox).
+	sdirs := sandbox.NewDirs(rdir, e.DataDir, e.ConfigDir, e.StateDir)
+	sdirs.SystemConfig = filepath.Dir(cl.paths.System)
+	sdirs.DataDirs = s.dirs
+	if _, err := sandbox.Apply(sandbox.Launcher, sdirs, e.Getenv, e.Logf); err != nil {
+		return fmt.Errorf("launcher: %w", err)
+	}
 	// The first scan runs while the role connects and reports ready (thousands of files
 	// take a while on a busy machine); requests wait for it (see handle).
 	go func() {

@@ -44,6 +44,7 @@ import (
 	"github.com/open-sesame/sesame/localdb"
 	"github.com/open-sesame/sesame/roles/api"
 	"github.com/open-sesame/sesame/roles/env"
+	"github.com/open-sesame/sesame/sandbox"
 	"github.com/open-sesame/sesame/snippet"
 	"github.com/open-sesame/sesame/vault"
 	"github.com/vmihailenco/msgpack/v5"
@@ -85,6 +86,13 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 	defer s.close()
 	cs := &configSnippets{paths: config.PathsFor(e.Getenv(config.SystemDirEnv), cfgHome), logf: e.Logf}
 	s.settings = cs.settings
+	// From here on the role reaches only its snippets, the configuration and the bus
+	// (package sandbox).
+	sdirs := sandbox.NewDirs(rdir, e.DataDir, e.ConfigDir, e.StateDir)
+	sdirs.SystemConfig = filepath.Dir(cs.paths.System)
+	if _, err := sandbox.Apply(sandbox.Snippets, sdirs, e.Getenv, e.Logf); err != nil {
+		return fmt.Errorf("snippets: %w", err)
+	}
 	err = bus.ServeRole(ctx, e.Getenv, bus.RoleConfig{
 		Identity:   id,
 		Seal:       seal,

@@ -25,6 +25,7 @@ import (
 	"github.com/open-sesame/sesame/bus"
 	"github.com/open-sesame/sesame/roles/api"
 	"github.com/open-sesame/sesame/roles/env"
+	"github.com/open-sesame/sesame/sandbox"
 	"github.com/open-sesame/sesame/wayland"
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -73,6 +74,14 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 	}
 	conn, err := wayland.Connect(sock, e.Logf)
 	if err != nil {
+		return fmt.Errorf("wm: %w", err)
+	}
+	// From here on the role reaches only the compositor, the fonts, its settings and the bus
+	// (package sandbox).
+	sdirs := sandbox.NewDirs(rdir, e.DataDir, e.ConfigDir, e.StateDir)
+	sdirs.Home, sdirs.Wayland = e.Getenv("HOME"), sock
+	if _, err := sandbox.Apply(sandbox.WM, sdirs, e.Getenv, e.Logf); err != nil {
+		conn.Close()
 		return fmt.Errorf("wm: %w", err)
 	}
 	d, err := newDesk(conn, cfg, rend, saved, func(ws []savedWindow) {

@@ -58,13 +58,13 @@
 //	wm                 c  $WAYLAND_SOCKET                 the compositor
 //	                   r  /etc/fonts, /usr/share/fonts, /usr/local/share/fonts, $XDG_DATA_HOME/fonts, ~/.fonts
 //	                   r  $XDG_CONFIG_HOME/sesame         wm.toml (re-read when it changes)
+//	                   rw $XDG_STATE_HOME/sesame/wm       the window order
 //	                   c  $RUNTIME, $NOTIFY_SOCKET
 //	clipboard          rw $XDG_DATA_HOME/sesame/clipboard the history
 //	                   c  $WAYLAND_SOCKET, $RUNTIME, $NOTIFY_SOCKET
 //
-// The wm saves its window order as $XDG_STATE_HOME/sesame/wm-mru; a grant there would reach
-// every role's state (Landlock rules are recursive), so none is made and the save fails (it
-// is logged) until the file moves to a directory of its own.
+// The wm saves its window order in $XDG_STATE_HOME/sesame/wm/, a directory of its own: a grant
+// on $XDG_STATE_HOME/sesame would reach every role's state (Landlock rules are recursive).
 //
 // Landlock does not mediate a file's mode or owner, so no role may chmod or chown by path
 // (chmod, fchmodat, chown, fchownat): only fchmod and fchown on a descriptor it was let open.

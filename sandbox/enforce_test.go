@@ -550,6 +550,13 @@ func childChecks(t *testing.T, role string, supervised bool) {
 		if _, err := os.ReadFile(filepath.Join(w.config, "sesame/wm.toml")); err != nil {
 			t.Errorf("read wm.toml: %v", err)
 		}
+		// The window order: a temporary file renamed over the saved one, in its own directory.
+		mru := filepath.Join(w.state, "sesame/wm")
+		if err := os.WriteFile(filepath.Join(mru, ".tmp-1"), []byte("x"), 0o600); err != nil {
+			t.Errorf("write the window order: %v", err)
+		} else if err := os.Rename(filepath.Join(mru, ".tmp-1"), filepath.Join(mru, "mru")); err != nil {
+			t.Errorf("rename the window order into place: %v", err)
+		}
 		fd, err := unix.MemfdCreate("sesame-overlay", unix.MFD_CLOEXEC)
 		if err != nil {
 			t.Errorf("memfd_create: %v", err)
@@ -571,7 +578,7 @@ func childChecks(t *testing.T, role string, supervised bool) {
 		_, err = os.ReadDir(filepath.Join(w.state))
 		expectErrno(t, "list the state dir", err, unix.EACCES)
 		err = os.WriteFile(filepath.Join(w.state, "sesame/wm-mru"), nil, 0o600)
-		expectErrno(t, "write in $XDG_STATE_HOME/sesame", err, unix.EACCES)
+		expectErrno(t, "write in $XDG_STATE_HOME/sesame, outside its own sesame/wm", err, unix.EACCES)
 		err = os.WriteFile(filepath.Join(w.config, "sesame/wm.toml"), []byte("evil = 1\n"), 0o600)
 		expectErrno(t, "write wm.toml", err, unix.EACCES)
 	case "clipboard":

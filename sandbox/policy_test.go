@@ -30,6 +30,7 @@ var owned = map[string]string{
 	"/home/u/.local/state/sesame/audit":     "profile",
 	"/home/u/.local/state/sesame/profile":   "profile",
 	"/home/u/.local/state/sesame/launcher":  "launcher",
+	"/home/u/.local/state/sesame/wm":        "wm",
 	"/home/u/.local/share/sesame/snippets":  "snippets",
 	"/home/u/.local/share/sesame/clipboard": "clipboard",
 }

@@ -332,11 +332,8 @@ var WM = &Policy{
 			Reason: "wm.toml, re-read when it changes (editors replace the file, so a rule on the file itself would lose it)"},
 		{Base: Runtime, Access: Connect, Reason: "dial the hub's bus.sock"},
 		{Base: Notify, Access: Connect, Optional: true, Reason: "systemd readiness and watchdog pings"},
-		// Not granted: $XDG_STATE_HOME/sesame, where the wm saves wm-mru (a temporary file
-		// renamed over it). Landlock rules are recursive, so that grant would also reach the
-		// audit log, the hub's profile state and the launcher's databases. Until wm-mru moves
-		// to a directory of its own, saving the window order fails and is logged; it is read
-		// before the sandbox.
+		{Base: State, Path: "sesame/wm", Access: Read | Write, Make: true,
+			Reason: "the window order (mru), saved as a temporary file renamed over it; a directory of its own, so the grant reaches nothing else"},
 	},
 	Syscalls: [][]Syscall{goRuntime, secureMemory, busClient, waylandClient, systemdNotify, supervisorLink, {
 		{Name: "memfd_create", Args: []Arg{{N: 1, Mask: unix.MFD_EXEC, In: []uint32{0}}},
@@ -344,6 +341,9 @@ var WM = &Policy{
 		{Name: "fcntl", Args: []Arg{{N: 1, In: []uint32{unix.F_GETFL, unix.F_SETFL}}},
 			Reason: "os.NewFile reads a descriptor's flags (F_SETFL unseen here: Go makes a pollable descriptor non-blocking); no locks, no duplication"},
 		{Name: "getdents64", Reason: "unseen here (fonts load before the sandbox): list the font dirs and conf.d when wm.toml names another font"},
+		{Name: "fsync", Reason: "the window order is on disk before it replaces the saved one"},
+		{Name: "renameat", Reason: "the window order: a temporary file renamed over the saved one (in sesame/wm only)"},
+		{Name: "unlinkat", Reason: "remove the temporary file of a save that failed"},
 		// No fchmodat, renameat or fsync: see the state dir above.
 	}},
 }

@@ -111,13 +111,7 @@ func decodeSaved(b []byte) []savedWindow {
 // writeAtomic writes data to path with mode 0600 in a 0700 directory: a temporary file in
 // the same directory, fsync, rename, fsync of the directory.
 func writeAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	if err := os.Chmod(dir, 0o700); err != nil {
-		return err
-	}
+	dir := filepath.Dir(path) // made, 0700, at start, before the sandbox
 	f, err := os.CreateTemp(dir, ".tmp-*")
 	if err != nil {
 		return err

@@ -60,7 +60,13 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("wm: %w", err)
 	}
-	mruPath := filepath.Join(state, "sesame", "wm-mru")
+	// The window order lives in a directory of its own, made here before the sandbox: the
+	// wm's sandbox grants that directory and nothing else under the state dir.
+	mruDir := filepath.Join(state, "sesame", "wm")
+	if err := os.MkdirAll(mruDir, 0o700); err != nil {
+		return fmt.Errorf("wm: %w", err)
+	}
+	mruPath := filepath.Join(mruDir, "mru")
 	saved := []savedWindow{}
 	if b, err := os.ReadFile(mruPath); err == nil {
 		saved = decodeSaved(b)

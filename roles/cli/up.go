@@ -11,6 +11,7 @@ import (
 
 	"github.com/open-sesame/sesame/bus"
 	"github.com/open-sesame/sesame/roles/api"
+	"github.com/open-sesame/sesame/sandbox"
 	"github.com/open-sesame/sesame/supervise"
 	"github.com/urfave/cli/v2"
 )
@@ -101,22 +102,42 @@ func (st *state) downCommand() *cli.Command {
 
 // statusJSON is the --json form of `sesame status`.
 type statusJSON struct {
-	Running bool       `json:"running"`
-	Version string     `json:"version,omitempty"`
-	PID     int32      `json:"pid,omitempty"`
-	Uptime  float64    `json:"uptime_seconds,omitempty"`
-	Memory  string     `json:"secure_memory,omitempty"`
-	Roles   []roleJSON `json:"roles"`
+	Running bool         `json:"running"`
+	Version string       `json:"version,omitempty"`
+	PID     int32        `json:"pid,omitempty"`
+	Uptime  float64      `json:"uptime_seconds,omitempty"`
+	Memory  string       `json:"secure_memory,omitempty"`
+	Sandbox *sandboxJSON `json:"sandbox,omitempty"` // the hub's own
+	Roles   []roleJSON   `json:"roles"`
 	// Profile and Config are the default profile and the configuration (config.go).
 	Profile *currentJSONOut   `json:"profile,omitempty"`
 	Config  *configStatusJSON `json:"config,omitempty"`
 }
 
 type roleJSON struct {
-	Name    string  `json:"name"`
-	Running bool    `json:"running"`
-	PID     int32   `json:"pid,omitempty"`
-	Uptime  float64 `json:"uptime_seconds,omitempty"`
+	Name    string       `json:"name"`
+	Running bool         `json:"running"`
+	PID     int32        `json:"pid,omitempty"`
+	Uptime  float64      `json:"uptime_seconds,omitempty"`
+	Sandbox *sandboxJSON `json:"sandbox,omitempty"`
+}
+
+// sandboxJSON is a process's sandbox as the hub sees it (sandbox.Level).
+type sandboxJSON struct {
+	Landlock   int    `json:"landlock_abi"` // 0: none
+	Seccomp    string `json:"seccomp"`      // filter, strict, disabled, or "" when unknown
+	NoNewPrivs bool   `json:"no_new_privs"`
+	Summary    string `json:"summary"`
+}
+
+// sandboxOf finds the sandbox level the hub reported for the process with pid.
+func sandboxOf(levels []sandbox.Level, pid int32) *sandboxJSON {
+	for _, l := range levels {
+		if l.PID == pid {
+			return &sandboxJSON{Landlock: l.Landlock, Seccomp: l.Seccomp, NoNewPrivs: l.NoNewPrivs, Summary: l.String()}
+		}
+	}
+	return nil
 }
 
 func (st *state) statusCommand() *cli.Command {
@@ -146,10 +167,14 @@ func (st *state) statusCommand() *cli.Command {
 			out := statusJSON{Running: running, Roles: []roleJSON{}}
 			if running {
 				out.Version, out.PID, out.Memory = s.Version, s.PID, s.Memory
+				out.Sandbox = sandboxOf(s.Sandbox, s.PID)
 				out.Uptime = now.Sub(s.Since).Seconds()
 				out.Profile, out.Config = profileStatus(&s)
 				for _, r := range s.Roles {
 					rj := roleJSON{Name: r.Name, Running: r.Running, PID: r.PID}
+					if r.Running {
+						rj.Sandbox = sandboxOf(s.Sandbox, r.PID)
+					}
 					if r.Running && !r.Since.IsZero() {
 						rj.Uptime = now.Sub(r.Since).Seconds()
 					}
@@ -180,10 +205,18 @@ func (st *state) printStatus(s statusJSON) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "hub\t%s\tpid %d\tup %s\tsesame %s, secure memory: %s\n", st.colour(w, "32", "running"), s.PID, dur(s.Uptime), s.Version, s.Memory)
+	hubSandbox := "no sandbox reported"
+	if s.Sandbox != nil {
+		hubSandbox = s.Sandbox.Summary
+	}
+	fmt.Fprintf(tw, "hub\t%s\tpid %d\tup %s\t%s; sesame %s, secure memory: %s\n", st.colour(w, "32", "running"), s.PID, dur(s.Uptime), hubSandbox, s.Version, s.Memory)
 	for _, r := range s.Roles {
 		if r.Running {
-			fmt.Fprintf(tw, "%s\t%s\tpid %d\tup %s\t\n", r.Name, st.colour(w, "32", "running"), r.PID, dur(r.Uptime))
+			sb := st.colour(w, "31", "no sandbox reported")
+			if r.Sandbox != nil {
+				sb = r.Sandbox.Summary
+			}
+			fmt.Fprintf(tw, "%s\t%s\tpid %d\tup %s\t%s\n", r.Name, st.colour(w, "32", "running"), r.PID, dur(r.Uptime), sb)
 		} else {
 			fmt.Fprintf(tw, "%s\t%s\t\t\t\n", r.Name, st.colour(w, "31", "stopped"))
 		}

@@ -59,6 +59,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/open-sesame/sesame/internal/atomicfile"
 	"lukechampine.com/blake3"
 )
 
@@ -382,23 +383,7 @@ func ReadHead(dir string) (Head, error) {
 
 func writeHead(dir string, h Head) error {
 	b, _ := json.Marshal(h)
-	path := filepath.Join(dir, HeadName)
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("audit: head: %w", err)
-	}
-	_, err = f.Write(append(b, '\n'))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, HeadName), append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("audit: head: %w", err)
 	}
 	return nil

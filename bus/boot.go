@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/open-sesame/sesame/internal/atomicfile"
 	"github.com/open-sesame/sesame/secmem"
 	"github.com/vmihailenco/msgpack/v5"
 	"golang.org/x/sys/unix"
@@ -368,7 +369,7 @@ func ProvisionKeys(dir, hub string, roles []string) (created []string, err error
 				return created, gerr
 			}
 			// The write reads the key from its secure page; no copy is made.
-			werr := writeFileAtomic(path, kp.Private(), 0o600)
+			werr := atomicfile.Write(path, kp.Private(), 0o600)
 			pubs[r] = kp.Public
 			kp.Destroy()
 			if werr != nil {
@@ -394,7 +395,7 @@ func ProvisionKeys(dir, hub string, roles []string) (created []string, err error
 		if old, err := readSmall(path); err == nil && string(old) == string(data) {
 			continue
 		}
-		if err := writeFileAtomic(path, data, 0o600); err != nil {
+		if err := atomicfile.Write(path, data, 0o600); err != nil {
 			return created, fmt.Errorf("bus: keys: %w", err)
 		}
 	}

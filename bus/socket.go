@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/open-sesame/sesame/internal/atomicfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -105,7 +106,7 @@ func Listen(path string) (*net.UnixListener, error) {
 
 // WritePub writes the hub's public key to dir/bus.pub atomically.
 func WritePub(dir string, k PublicKey) error {
-	return writeFileAtomic(filepath.Join(dir, PubName), []byte(k.String()+"\n"), 0o644)
+	return atomicfile.Write(filepath.Join(dir, PubName), []byte(k.String()+"\n"), 0o644)
 }
 
 // ReadPub reads the hub's public key from dir/bus.pub.
@@ -115,31 +116,6 @@ func ReadPub(dir string) (PublicKey, error) {
 		return PublicKey{}, fmt.Errorf("bus: hub key: %w", err)
 	}
 	return ParsePublicKey(strings.TrimSpace(string(b)))
-}
-
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(mode)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
 }
 
 // peerCred reads SO_PEERCRED.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/open-sesame/sesame/internal/atomicfile"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -182,41 +183,11 @@ func (a AllowList) update(fn func(*allowFile)) error {
 	return WriteFileAtomic(a.Path, append(b, '\n'))
 }
 
-// WriteFileAtomic writes data to path with mode 0600: a temporary file in the same
-// directory, fsync, rename, fsync of the directory. The directory is created 0700.
+// WriteFileAtomic writes data to path with mode 0600, creating the directory 0700 when it is
+// missing, and replacing the file atomically and durably (internal/atomicfile).
 func WriteFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return atomicfile.Write(path, data, 0o600)
 }

@@ -148,7 +148,6 @@ var hub = []Syscall{
 	{Name: "fsync", Reason: "an audit event is on disk before it is acknowledged"},
 	{Name: "renameat", Reason: "atomic replacement of the audit head; log rotation"},
 	{Name: "unlinkat", Reason: "the bus socket at exit; the oldest rotated audit file; a failed state.json temporary"},
-	{Name: "fchmod", Reason: "state.json is 0600 (config.WriteFileAtomic)"},
 	{Name: "mkdirat", Reason: "config.WriteFileAtomic makes the state directory when it is missing"},
 	{Name: "getdents64", Reason: "list config.d and the USB devices in sysfs"},
 	{Name: "inotify_init1", Reason: "watch the configuration files for changes (hot reload)"},
@@ -344,7 +343,7 @@ var WM = &Policy{
 		{Name: "fsync", Reason: "the window order is on disk before it replaces the saved one"},
 		{Name: "renameat", Reason: "the window order: a temporary file renamed over the saved one (in sesame/wm only)"},
 		{Name: "unlinkat", Reason: "remove the temporary file of a save that failed"},
-		// No fchmodat, renameat or fsync: see the state dir above.
+		// No fchmodat or fchmod: the window order is written 0600 from the start (internal/atomicfile).
 	}},
 }
 

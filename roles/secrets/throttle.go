@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/open-sesame/sesame/internal/atomicfile"
 )
 
 // Brute-force protection.
@@ -63,11 +65,8 @@ func (t throttle) fail(now time.Time) error {
 	st.Failures++
 	st.Until = now.Add(Backoff(st.Failures))
 	b, _ := json.Marshal(st)
-	tmp := t.path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("secrets: throttle: %w", err)
-	}
-	if err := os.Rename(tmp, t.path); err != nil {
+	// Durable before the failure is answered: a crash must not reset the backoff.
+	if err := atomicfile.Write(t.path, b, 0o600); err != nil {
 		return fmt.Errorf("secrets: throttle: %w", err)
 	}
 	return nil

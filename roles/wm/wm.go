@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/open-sesame/sesame/internal/atomicfile"
 	"os"
 	"path/filepath"
 	"time"
@@ -213,7 +214,7 @@ func persist(ctx context.Context, path string, saves <-chan []savedWindow, logf 
 			if string(b) == string(last) {
 				continue
 			}
-			if err := writeAtomic(path, b); err != nil {
+			if err := atomicfile.Write(path, b, 0o600); err != nil {
 				logf("wm: save the window order: %v", err)
 				continue
 			}

@@ -625,11 +625,7 @@ Changes need the vault unlocked; a change that seals new wraps over existing fac
 }
 
 func (st *state) factorList(c *cli.Context) error {
-	p, err := st.profile(c)
-	if err != nil {
-		return err
-	}
-	cl, err := st.dial(c.Context)
+	p, cl, err := st.session(c)
 	if err != nil {
 		return err
 	}

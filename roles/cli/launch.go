@@ -193,11 +193,7 @@ sandbox; with standard input and output on /dev/null. Every launch is audited.`,
 					}
 				}
 			}
-			p, err := st.profile(c)
-			if err != nil {
-				return err
-			}
-			cl, err := st.dial(c.Context)
+			p, cl, err := st.session(c)
 			if err != nil {
 				return err
 			}

@@ -40,6 +40,20 @@ func (st *state) profile(c *cli.Context) (string, error) {
 	return ps[0], nil
 }
 
+// session resolves the one profile a command works on and connects to the hub, reusing the
+// connection resolving the default profile may have opened. The caller closes the client.
+func (st *state) session(c *cli.Context) (string, *bus.Client, error) {
+	p, err := st.profile(c)
+	if err != nil {
+		return "", nil, err
+	}
+	cl, err := st.dial(c.Context)
+	if err != nil {
+		return "", nil, err
+	}
+	return p, cl, nil
+}
+
 // sealTo seals plaintext to the secrets role.
 func sealTo(cl *bus.Client, ad, plaintext []byte) ([]byte, error) {
 	k, ok := cl.SealKey("secrets")
@@ -504,11 +518,7 @@ func (st *state) secretGet() *cli.Command {
 				return err
 			}
 			name := a[0]
-			p, err := st.profile(c)
-			if err != nil {
-				return err
-			}
-			cl, err := st.dial(c.Context)
+			p, cl, err := st.session(c)
 			if err != nil {
 				return err
 			}
@@ -542,11 +552,7 @@ func (st *state) secretList() *cli.Command {
 			if err := noArgs(c); err != nil {
 				return err
 			}
-			p, err := st.profile(c)
-			if err != nil {
-				return err
-			}
-			cl, err := st.dial(c.Context)
+			p, cl, err := st.session(c)
 			if err != nil {
 				return err
 			}

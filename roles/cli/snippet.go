@@ -144,11 +144,7 @@ func (st *state) snippetList() *cli.Command {
 			if err := noArgs(c); err != nil {
 				return err
 			}
-			p, err := st.profile(c)
-			if err != nil {
-				return err
-			}
-			cl, err := st.dial(c.Context)
+			p, cl, err := st.session(c)
 			if err != nil {
 				return err
 			}
@@ -194,11 +190,7 @@ func (st *state) snippetRemove() *cli.Command {
 			if err != nil {
 				return err
 			}
-			p, err := st.profile(c)
-			if err != nil {
-				return err
-			}
-			cl, err := st.dial(c.Context)
+			p, cl, err := st.session(c)
 			if err != nil {
 				return err
 			}
@@ -226,11 +218,7 @@ expansion is assembled in secure memory and written as it is (nothing added).
 			if err != nil {
 				return err
 			}
-			p, err := st.profile(c)
-			if err != nil {
-				return err
-			}
-			cl, err := st.dial(c.Context)
+			p, cl, err := st.session(c)
 			if err != nil {
 				return err
 			}

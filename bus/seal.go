@@ -1,6 +1,7 @@
 package bus
 
 import (
+	stdcipher "crypto/cipher"
 	"crypto/hkdf"
 	"crypto/sha256"
 	"errors"
@@ -80,10 +81,7 @@ func Open(kp *Keypair, ad, sealed []byte) (*secmem.Buf, error) {
 // sealAEAD derives the per-seal key. The DH output and the HKDF output are wiped here; the
 // AEAD object keeps its own copy of the key on the Go heap until it is collected (x/crypto
 // offers no way to wipe it).
-func sealAEAD(priv []byte, peer, ephPub, toPub PublicKey) (interface {
-	Seal(dst, nonce, plaintext, ad []byte) []byte
-	Open(dst, nonce, ciphertext, ad []byte) ([]byte, error)
-}, error) {
+func sealAEAD(priv []byte, peer, ephPub, toPub PublicKey) (stdcipher.AEAD, error) {
 	shared, err := curve25519.X25519(priv, peer[:])
 	if err != nil {
 		return nil, fmt.Errorf("bus: seal: %w", err)

@@ -69,7 +69,8 @@ type profileState struct {
 	Inactive []string `json:"inactive,omitempty"`
 }
 
-func newManager(e *env.Env) (*manager, error) {
+// newManager makes the manager; ssid is the source of the Wi-Fi networks (see ssid.go).
+func newManager(e *env.Env, ssid config.Source) (*manager, error) {
 	cfgHome, err := e.ConfigDir()
 	if err != nil {
 		return nil, err
@@ -84,7 +85,7 @@ func newManager(e *env.Env) (*manager, error) {
 		statePath: filepath.Join(state, "sesame", "profile", "state.json"),
 		senser: &config.Senser{
 			Sources: []config.Source{
-				&config.NetworkManager{},
+				ssid,
 				config.USBSource{Root: e.Getenv(config.SysfsRootEnv)},
 				config.HostSource{},
 				config.ClockSource{Now: e.Now},

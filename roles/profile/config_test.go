@@ -56,7 +56,7 @@ func newTestManager(t *testing.T, userConfig string) *testManager {
 	if userConfig != "" {
 		tm.write(t, ".config/sesame/config.toml", userConfig)
 	}
-	m, err := newManager(e)
+	m, err := newManager(e, &config.NetworkManager{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +224,7 @@ func TestStartBroken(t *testing.T) {
 	os.MkdirAll(filepath.Join(home, ".config", "sesame"), 0o700)
 	os.WriteFile(filepath.Join(home, ".config", "sesame", "config.toml"), []byte("[profile_defaults]\nidle_lok = \"1h\"\n"), 0o600)
 	vars := map[string]string{"HOME": home, config.SystemDirEnv: filepath.Join(home, "etc")}
-	m, err := newManager(&env.Env{Getenv: func(k string) string { return vars[k] }, Now: time.Now, Logf: t.Logf})
+	m, err := newManager(&env.Env{Getenv: func(k string) string { return vars[k] }, Now: time.Now, Logf: t.Logf}, &config.NetworkManager{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,7 +343,7 @@ func TestDefaultChain(t *testing.T) {
 	tm.observe(context.Background(), config.Match{}, 0)
 	want("home", "manual")
 	// Persisted: a new manager (a restarted hub) has the same choices.
-	m2, err := newManager(tm.e)
+	m2, err := newManager(tm.e, &config.NetworkManager{})
 	if err != nil {
 		t.Fatal(err)
 	}

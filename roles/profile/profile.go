@@ -72,7 +72,7 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 	defer alog.Close()
 	aud := newAuditor(alog)
 	go aud.run(ctx)
-	mgr, err := newManager(e)
+	mgr, err := newManager(e, &config.NetworkManager{})
 	if err != nil {
 		return fmt.Errorf("profile: %w", err)
 	}

@@ -1,6 +1,11 @@
 package api
 
-import "time"
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
 
 // Kinds served by the hub for trust profiles and the configuration.
 const (
@@ -35,6 +40,67 @@ type ConfigPush struct {
 	IdleLockOther time.Duration
 	// Config is the whole effective configuration: JSON of config.Config.
 	Config []byte
+	// Inactive is the deactivated profiles (sesame profile deactivate), sorted. The secrets
+	// role locks their vaults and refuses them (CodeInactive) until they are activated.
+	Inactive []string
+	// Auth is the unlock settings of each profile with a section; AuthOther those of every
+	// other profile. The CLI makes new vaults with them; where policy locks them, the
+	// secrets role keeps every vault of the profile to them.
+	Auth      map[string]AuthConfig
+	AuthOther AuthConfig
+}
+
+// CodeInactive: the profile is deactivated; nothing but lock and delete reaches its vault.
+const CodeInactive = "inactive"
+
+// AuthConfig is a profile's [auth] as the configuration has it, and the policy locks on it.
+type AuthConfig struct {
+	_msgpack struct{} `msgpack:",as_array"`
+
+	Policy  string   // "any", "all", "K-of-N"
+	Factors []string // factor types, in order
+	// PolicyLock and FactorsLock say where [[policy]] locks auth.policy and auth.factors
+	// ("/etc/sesame/config.toml:12"); "" when the setting is only a default.
+	PolicyLock  string
+	FactorsLock string
+}
+
+// Check reports whether a vault of profile with the factor types and policy given (policy
+// as vault.Policy.Format writes it for those factors) keeps to what policy locks: the exact
+// policy when auth.policy is locked; the same set of factor types (each at least once, no
+// other) when auth.factors is locked. The error says what the lock wants.
+func (a *AuthConfig) Check(profile, policy string, types []string) error {
+	if a.PolicyLock != "" && policy != a.Policy {
+		return fmt.Errorf("profile %q: the unlock policy is locked to %s by policy (%s), not %s", profile, a.Policy, a.PolicyLock, policy)
+	}
+	if a.FactorsLock != "" {
+		want, have := typeSet(a.Factors), typeSet(types)
+		if !slices.Equal(want, have) {
+			return fmt.Errorf("profile %q: the unlock factors are locked to %s by policy (%s), not %s", profile, strings.Join(want, ", "), a.FactorsLock, orNone(have))
+		}
+	}
+	return nil
+}
+
+func typeSet(types []string) []string {
+	out := slices.Clone(types)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func orNone(ss []string) string {
+	if len(ss) == 0 {
+		return "none"
+	}
+	return strings.Join(ss, ", ")
+}
+
+// AuthFor returns the unlock settings of profile.
+func (p *ConfigPush) AuthFor(profile string) AuthConfig {
+	if a, ok := p.Auth[profile]; ok {
+		return a
+	}
+	return p.AuthOther
 }
 
 // ProfileRequest names a profile; Clear (with an empty Name) forgets the persisted default.

@@ -25,6 +25,7 @@ import (
 	"strings"
 
 	"github.com/open-sesame/sesame/bus"
+	"github.com/open-sesame/sesame/roles/api"
 	"github.com/open-sesame/sesame/roles/env"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
@@ -197,6 +198,8 @@ func busError(err error, profile string) error {
 		return withHint(err, "run: sesame profile list, or sesame init --profile "+profile)
 	case bus.CodeUnavailable:
 		return withHint(err, "see: sesame status")
+	case api.CodeInactive:
+		return withHint(err, "run: sesame profile activate "+profile)
 	}
 	return err
 }

@@ -102,17 +102,36 @@ func createFlags() []cli.Flag {
 	}, kdfFlags()...)
 }
 
-// createProfile asks the secrets role to create a vault with the factors of --factor (a
-// password by default) under --policy. Every input is made here first: passwords read, the
-// ssh-agent's signature of a fresh challenge (twice, to see that it is deterministic), the age
-// recipient; the role draws the age factor's key itself.
+// createProfile asks the secrets role to create a vault with the factors of --factor under
+// --policy; without them, the profile's auth.factors and auth.policy in the configuration
+// (a password, "any", by default). When policy locks those, a vault that does not keep to
+// them is refused here, before anything is asked (and again by the secrets role). Every
+// input is made here first: passwords read, the ssh-agent's signature of a fresh challenge
+// (twice, to see that it is deterministic), the age recipient; the role draws the age
+// factor's key itself.
 func (st *state) createProfile(c *cli.Context, profile string) error {
 	fail := func(err error) error { return fmt.Errorf("create profile %q: %w", profile, err) }
+	cl, err := st.dial(c.Context)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	var cfg api.ConfigPush
+	if err := cl.Call(c.Context, api.HubConfig, "", nil, &cfg); err != nil {
+		return fail(fmt.Errorf("read the configuration: %w", err))
+	}
+	auth := cfg.AuthFor(profile)
 	types := c.StringSlice("factor")
+	if len(types) == 0 {
+		types = auth.Factors
+	}
 	if len(types) == 0 {
 		types = []string{api.FactorPassword}
 	}
 	policy := c.String("policy")
+	if policy == "" {
+		policy = auth.Policy
+	}
 	if policy == "" {
 		policy = "any"
 	}
@@ -125,6 +144,9 @@ func (st *state) createProfile(c *cli.Context, profile string) error {
 	}
 	if _, err := pol.Threshold(len(types)); err != nil {
 		return usagef("create profile %q: %v", profile, stripInvalid(err))
+	}
+	if err := auth.Check(profile, pol.Format(len(types)), types); err != nil {
+		return withHint(fmt.Errorf("create profile %q: %w", profile, err), "run: sesame config show --origin | grep auth")
 	}
 	nfs := make([]api.NewFactor, len(types))
 	ents := map[string]*secmem.Buf{}
@@ -187,11 +209,6 @@ func (st *state) createProfile(c *cli.Context, profile string) error {
 		}
 		seen[t] = true
 	}
-	cl, err := st.dial(c.Context)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
 	sealed, err := sealEntries(cl, api.AD(api.SecretsCreateFactors, profile), ents)
 	if err != nil {
 		return err
@@ -203,7 +220,7 @@ func (st *state) createProfile(c *cli.Context, profile string) error {
 		}
 		return fail(busError(err, profile))
 	}
-	if len(types) == 1 && types[0] == api.FactorPassword {
+	if len(types) == 1 && types[0] == api.FactorPassword && pol.Format(1) == "any" {
 		fmt.Fprintf(st.e.Stderr, "sesame: created profile %q (unlocked)\n", profile)
 	} else {
 		fmt.Fprintf(st.e.Stderr, "sesame: created profile %q (unlocked; factors %s, policy %s)\n", profile, strings.Join(types, ", "), pol.Format(len(types)))
@@ -221,7 +238,9 @@ func (st *state) secretCommands() []*cli.Command {
 and creates the profile's encrypted vault. It never touches a vault that exists.
 With --factor (repeatable) the vault gets other unlock factors instead or as well:
 an ssh-agent key (--key), an age identity (--recipient or --identity); --policy
-says which of them unlock it: any, all or K-of-N.`,
+says which of them unlock it: any, all or K-of-N. Without them, the profile's
+auth.factors and auth.policy in the configuration apply (a password, any, by
+default); where [[policy]] locks those, a vault that does not keep to them is refused.`,
 			Flags: append([]cli.Flag{profileFlag("the profile to create")}, createFlags()...),
 			Action: func(c *cli.Context) error {
 				if err := noArgs(c); err != nil {

@@ -343,7 +343,29 @@ func (m *manager) pushBodyLocked() *api.ConfigPush {
 	for name, pr := range cfg.Profiles {
 		p.IdleLock[name] = time.Duration(pr.IdleLock)
 	}
+	p.Inactive = slices.Clone(m.mu.state.Inactive)
+	p.Auth = map[string]api.AuthConfig{}
+	for name, pr := range cfg.Profiles {
+		p.Auth[name] = authConfig(m.mu.ld, name, &pr)
+	}
+	p.AuthOther = authConfig(m.mu.ld, "*", &cfg.Other)
 	return p
+}
+
+// authConfig is profile name's [auth] and the locks on it ("*": a profile without a
+// section).
+func authConfig(ld *config.Loaded, name string, p *config.Profile) api.AuthConfig {
+	a := api.AuthConfig{Policy: string(p.Auth.Policy), Factors: []string{}}
+	for _, f := range p.Auth.Factors {
+		a.Factors = append(a.Factors, string(f))
+	}
+	if _, l := ld.Origin("profiles", name, "auth", "policy"); l != nil {
+		a.PolicyLock = l.Pos.Short()
+	}
+	if _, l := ld.Origin("profiles", name, "auth", "factors"); l != nil {
+		a.FactorsLock = l.Pos.Short()
+	}
+	return a
 }
 
 // pushAll sends the configuration to every running role that takes it (it asked through
@@ -489,10 +511,29 @@ func (m *manager) handleActivate(ctx context.Context, from *bus.Caller, req *bus
 	m.mu.Unlock()
 	if was {
 		m.audit(ctx, &audit.Entry{Event: "profile.activate", Profile: r.Name, OK: true, Caller: auditCaller(from)})
+		// The secrets role knows before the caller hears back, so an unlock right after
+		// `sesame profile activate` is not refused.
+		if err := m.pushSecrets(ctx); err != nil {
+			return nil, fmt.Errorf("profiles: %q is active again, but the secrets role has not taken it: %w", r.Name, err)
+		}
 		m.kick()
-		m.pushIfDefaultChanged(ctx)
+		m.pushAll(ctx)
 	}
 	return cur, nil
+}
+
+// pushSecrets sends the configuration, with the inactive profiles, to the secrets role and
+// waits for it to be applied. A secrets role that is not running gets it when it starts
+// (hub.config), before it serves any profile.
+func (m *manager) pushSecrets(ctx context.Context) error {
+	m.mu.Lock()
+	body := m.pushBodyLocked()
+	m.mu.Unlock()
+	err := m.push(ctx, "secrets", body)
+	if bus.ErrCode(err) == bus.CodeUnavailable {
+		return nil
+	}
+	return err
 }
 
 // handleDeactivate locks the profile's vault and keeps context rules and the default from
@@ -519,8 +560,14 @@ func (m *manager) handleDeactivate(ctx context.Context, from *bus.Caller, req *b
 	cur := m.currentLocked()
 	m.mu.Unlock()
 	m.audit(ctx, &audit.Entry{Event: "profile.deactivate", Profile: r.Name, OK: true, Caller: auditCaller(from)})
+	// The secrets role enforces it: once it has the new list it refuses the profile, and it
+	// locks the vault again should an unlock have finished since the lock above. Only then
+	// is the deactivation answered.
+	if err := m.pushSecrets(ctx); err != nil {
+		return nil, fmt.Errorf("profiles: %q is deactivated (saved), but the secrets role has not taken it yet: %w", r.Name, err)
+	}
 	m.kick()
-	m.pushIfDefaultChanged(ctx)
+	m.pushAll(ctx)
 	return cur, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -391,5 +392,57 @@ func TestHubConfigPull(t *testing.T) {
 	}
 	if p2.Seq <= p1.Seq {
 		t.Errorf("seq %d then %d", p1.Seq, p2.Seq)
+	}
+}
+
+// TestDeactivatePushesFirst: deactivation is answered only after the secrets role has the
+// new list of inactive profiles (the push returned), and so is activation.
+func TestDeactivatePushesFirst(t *testing.T) {
+	tm := newTestManager(t, "")
+	before := len(tm.pushes())
+	if _, err := call(t, tm.handleDeactivate, "work", false); err != nil {
+		t.Fatal(err)
+	}
+	ps := tm.pushes()
+	if len(ps) <= before || !slices.Equal(ps[before].Inactive, []string{"work"}) {
+		t.Fatalf("no push with work inactive before the answer: %d pushes", len(ps)-before)
+	}
+	// A secrets role that does not take it fails the call; the choice stays saved.
+	tm.manager.push = func(context.Context, string, *api.ConfigPush) error { return bus.Errorf(bus.CodeTimeout, "slow") }
+	_, err := call(t, tm.handleDeactivate, "home", false)
+	if err == nil || !strings.Contains(err.Error(), `"home" is deactivated (saved), but the secrets role has not taken it yet`) {
+		t.Errorf("push failed: %v", err)
+	}
+	if c := tm.current(); !slices.Equal(c.Inactive, []string{"home", "work"}) {
+		t.Errorf("inactive %v", c.Inactive)
+	}
+	// Not running: it reads the list when it starts.
+	tm.manager.push = func(context.Context, string, *api.ConfigPush) error { return bus.Errorf(bus.CodeUnavailable, "not running") }
+	if _, err := call(t, tm.handleActivate, "home", false); err != nil {
+		t.Errorf("activate with secrets down: %v", err)
+	}
+}
+
+// TestAuthInPush: each profile's auth settings, and where policy locks them, reach the roles.
+func TestAuthInPush(t *testing.T) {
+	tm := newTestManager(t, "[profiles.ci.auth]\nfactors = [\"ssh-agent\"]\n[profiles.vault.auth]\npolicy = \"any\"\n")
+	tm.write(t, "etc/config.toml", "[profiles.vault.auth]\npolicy = \"all\"\nfactors = [\"password\", \"ssh-agent\"]\n"+
+		"[[policy]]\nkey = \"profiles.vault.auth.policy\"\n[[policy]]\nkey = \"profile_defaults.auth.factors\"\nvalue = [\"password\"]\n")
+	tm.reload(context.Background())
+	r, _ := tm.handleConfig(context.Background(), nil, nil)
+	p := r.(*api.ConfigPush)
+	etc := filepath.Join(tm.home, "etc", "config.toml")
+	want := map[string]api.AuthConfig{
+		// profile_defaults.auth.factors locks every profile's factors to its value.
+		"ci":    {Policy: "any", Factors: []string{"password"}, FactorsLock: etc + ":6"},
+		"vault": {Policy: "all", Factors: []string{"password"}, PolicyLock: etc + ":4", FactorsLock: etc + ":6"},
+		"other": {Policy: "any", Factors: []string{"password"}, FactorsLock: etc + ":6"},
+	}
+	got := map[string]api.AuthConfig{"ci": p.AuthFor("ci"), "vault": p.AuthFor("vault"), "other": p.AuthFor("nosection")}
+	for k, w := range want {
+		g := got[k]
+		if g.Policy != w.Policy || !slices.Equal(g.Factors, w.Factors) || g.PolicyLock != w.PolicyLock || g.FactorsLock != w.FactorsLock {
+			t.Errorf("%s: %+v, want %+v", k, g, w)
+		}
 	}
 }

@@ -212,8 +212,14 @@ func (s *server) createFactors(req *bus.Envelope, ev *api.AuditEvent) error {
 		password = password || r.Factors[i].Type == vault.FactorPassword
 	}
 	ev.Detail = map[string]string{"policy": pol.Format(len(es)), "factors": strings.Join(types, ",")}
+	if err := s.conforms(req.Profile, pol.Format(len(es)), types); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.activeLocked(req.Profile); err != nil {
+		return err
+	}
 	if s.mu.open[req.Profile] != nil {
 		return vaultErr(vault.ErrExists, req.Profile, "")
 	}
@@ -235,6 +241,10 @@ func (s *server) createFactors(req *bus.Envelope, ev *api.AuditEvent) error {
 func (s *server) begin(profile string) (func(), error) {
 	mu := s.unlockLock(profile)
 	mu.Lock()
+	if err := s.active(profile); err != nil {
+		mu.Unlock()
+		return nil, err // deactivated while this attempt waited
+	}
 	if wait := s.throttle(profile).wait(s.e.Now()); wait > 0 {
 		mu.Unlock()
 		return nil, bus.Errorf(bus.CodeThrottled, "too many failed unlocks of %q: try again in %v", profile, wait.Round(time.Second))
@@ -343,6 +353,9 @@ func (s *server) changeFactors(req *bus.Envelope, ev *api.AuditEvent) (*api.Fact
 			return nil, bus.Errorf(bus.CodeBadRequest, "policy %s, but the vault would have %d factors", r.Policy, n)
 		}
 		ch.Policy = &pol
+	}
+	if err := s.changeConforms(req.Profile, v, &ch, r.Add, n); err != nil {
+		return nil, err
 	}
 	done, err := s.begin(req.Profile)
 	if err != nil {

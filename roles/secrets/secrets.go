@@ -105,12 +105,18 @@ type server struct {
 	audit    *reporter
 	kdf      chan struct{} // a slot per Argon2id derivation allowed at once
 	idleWake chan struct{} // the idle timeouts changed
+	// configured is closed when the first configuration from the hub is applied. Until
+	// then no request reaches a vault: which profiles are deactivated is not known yet.
+	configured chan struct{}
 
 	mu struct {
 		sync.Mutex
 		open      map[string]*entry      // vaults opened so far, by profile
 		unlocking map[string]*sync.Mutex // one unlock attempt at a time per profile
 		idle      idleConfig
+		seq       uint64          // of the configuration applied
+		inactive  map[string]bool // deactivated profiles
+		cfg       *api.ConfigPush // the configuration applied (auth settings and locks)
 	}
 }
 
@@ -121,7 +127,7 @@ type entry struct {
 }
 
 func newServer(e *env.Env, data string, seal *bus.Keypair, idle time.Duration) *server {
-	s := &server{e: e, data: data, seal: seal, audit: newReporter(e.Logf), kdf: make(chan struct{}, 2), idleWake: make(chan struct{}, 1)}
+	s := &server{e: e, data: data, seal: seal, audit: newReporter(e.Logf), kdf: make(chan struct{}, 2), idleWake: make(chan struct{}, 1), configured: make(chan struct{})}
 	s.mu.idle.other = idle
 	s.mu.open = make(map[string]*entry)
 	s.mu.unlocking = make(map[string]*sync.Mutex)
@@ -130,13 +136,17 @@ func newServer(e *env.Env, data string, seal *bus.Keypair, idle time.Duration) *
 
 func (s *server) path(profile string) string { return vault.Path(s.data, profile) }
 
-// vault returns the profile's vault, opening it (locked) on first use.
+// vault returns the profile's vault, opening it (locked) on first use; a deactivated
+// profile's is CodeInactive.
 func (s *server) vault(profile string) (*vault.Vault, error) {
 	if err := vault.ValidateProfile(profile); err != nil {
 		return nil, bus.Errorf(bus.CodeBadRequest, "%v", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.activeLocked(profile); err != nil {
+		return nil, err
+	}
 	if en := s.mu.open[profile]; en != nil {
 		en.used = s.e.Now()
 		return en.v, nil
@@ -198,7 +208,6 @@ func (s *server) idleLoop(ctx context.Context) {
 // SESAME_IDLE_LOCK is set, which wins. Guarded by server.mu.
 type idleConfig struct {
 	fixed bool // SESAME_IDLE_LOCK is set
-	seq   uint64
 	other time.Duration
 	per   map[string]time.Duration
 }
@@ -225,15 +234,71 @@ func (c *idleConfig) tick() time.Duration {
 	return max(min(shortest/4, 15*time.Second), 10*time.Millisecond)
 }
 
-// pullConfig asks the hub for the configuration once connected; later changes are pushed
-// (secrets.config).
+// pullConfig asks the hub for the configuration once connected, until it has it; later
+// changes are pushed (secrets.config).
 func (s *server) pullConfig(ctx context.Context, cl *bus.Client) {
-	var p api.ConfigPush
-	if err := cl.Call(ctx, api.HubConfig, "", nil, &p); err != nil {
-		s.e.Logf("config: %v (the idle lock stays as it is)", err)
-		return
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+		var p api.ConfigPush
+		err := cl.Call(ctx, api.HubConfig, "", nil, &p)
+		if err == nil {
+			s.applyConfig(&p)
+			return
+		}
+		s.e.Logf("config: %v (asking again in %v; until then no profile is served)", err, wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-cl.Done():
+			return // the next connection asks again
+		case <-time.After(wait):
+		}
 	}
-	s.applyConfig(&p)
+}
+
+// configTimeout bounds how long a request waits for the first configuration.
+const configTimeout = 10 * time.Second
+
+// awaitConfig waits until the first configuration is applied.
+func (s *server) awaitConfig(ctx context.Context) error {
+	select {
+	case <-s.configured:
+		return nil
+	default:
+	}
+	t := time.NewTimer(configTimeout)
+	defer t.Stop()
+	select {
+	case <-s.configured:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return bus.Errorf(bus.CodeUnavailable, "secrets: no configuration from the hub yet")
+	}
+}
+
+// activeLocked returns CodeInactive for a deactivated profile. s.mu must be held.
+func (s *server) activeLocked(profile string) error {
+	if s.mu.inactive[profile] {
+		return bus.Errorf(api.CodeInactive, "profile %q is deactivated", profile)
+	}
+	return nil
+}
+
+func (s *server) active(profile string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.activeLocked(profile)
+}
+
+// authFor returns profile's unlock settings from the configuration.
+func (s *server) authFor(profile string) api.AuthConfig {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mu.cfg == nil {
+		return api.AuthConfig{}
+	}
+	return s.mu.cfg.AuthFor(profile)
 }
 
 // configure serves secrets.config, which only the hub may send.
@@ -250,18 +315,51 @@ func (s *server) configure(req *bus.Envelope) error {
 }
 
 func (s *server) applyConfig(p *api.ConfigPush) {
+	newly := s.takeConfig(p)
+	// Deactivated profiles: their vaults are locked before the push is answered. The
+	// per-profile unlock lock waits out an unlock under way, which then finds the profile
+	// deactivated when it is done (unlockDone) or before it starts.
+	for _, prof := range newly {
+		mu := s.unlockLock(prof)
+		mu.Lock()
+		s.mu.Lock()
+		if en := s.mu.open[prof]; en != nil && !en.v.Locked() {
+			en.v.Lock()
+			s.e.Logf("locked %q: deactivated", prof)
+		}
+		s.mu.Unlock()
+		mu.Unlock()
+	}
+	select {
+	case <-s.configured:
+	default:
+		close(s.configured)
+	}
+}
+
+// takeConfig applies p unless an equal or newer one was applied, and returns the profiles
+// it deactivates.
+func (s *server) takeConfig(p *api.ConfigPush) (newly []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c := &s.mu.idle
-	if p.Seq <= c.seq {
-		return // an older configuration than the one applied
+	if p.Seq <= s.mu.seq {
+		return nil // an older configuration than the one applied
 	}
-	c.seq = p.Seq
+	s.mu.seq, s.mu.cfg = p.Seq, p
+	inactive := make(map[string]bool, len(p.Inactive))
+	for _, prof := range p.Inactive {
+		inactive[prof] = true
+		if !s.mu.inactive[prof] {
+			newly = append(newly, prof)
+		}
+	}
+	s.mu.inactive = inactive
+	c := &s.mu.idle
 	if c.fixed {
-		return
+		return newly
 	}
 	if c.other == p.IdleLockOther && maps.Equal(c.per, p.IdleLock) {
-		return
+		return newly
 	}
 	c.other, c.per = p.IdleLockOther, p.IdleLock
 	names := slices.Sorted(maps.Keys(c.per))
@@ -274,6 +372,7 @@ func (s *server) applyConfig(p *api.ConfigPush) {
 	case s.idleWake <- struct{}{}:
 	default:
 	}
+	return newly
 }
 
 // handle serves one request and reports it to the audit log: which operation, on which
@@ -301,6 +400,11 @@ func (s *server) handle(ctx context.Context, req *bus.Envelope) (any, error) {
 }
 
 func (s *server) serve(ctx context.Context, req *bus.Envelope, ev *api.AuditEvent) (any, error) {
+	if req.Kind != api.SecretsConfig {
+		if err := s.awaitConfig(ctx); err != nil {
+			return nil, err
+		}
+	}
 	switch req.Kind {
 	case api.SecretsConfig:
 		return nil, s.configure(req)
@@ -460,8 +564,14 @@ func (s *server) create(req *bus.Envelope) error {
 	if r.KDFMemoryKiB != 0 {
 		kdf.MemoryKiB = r.KDFMemoryKiB
 	}
+	if err := s.conforms(req.Profile, vault.PolicyAny.Format(1), []string{vault.FactorPassword}); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.activeLocked(req.Profile); err != nil {
+		return err
+	}
 	if s.mu.open[req.Profile] != nil {
 		return vaultErr(vault.ErrExists, req.Profile, "")
 	}
@@ -511,6 +621,9 @@ func (s *server) unlock(req *bus.Envelope) error {
 	mu := s.unlockLock(req.Profile)
 	mu.Lock()
 	defer mu.Unlock()
+	if err := s.active(req.Profile); err != nil {
+		return err // deactivated while this attempt waited
+	}
 	th := s.throttle(req.Profile)
 	if wait := th.wait(s.e.Now()); wait > 0 {
 		return bus.Errorf(bus.CodeThrottled, "too many failed unlocks of %q: try again in %v", req.Profile, wait.Round(time.Second))

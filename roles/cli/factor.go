@@ -634,6 +634,25 @@ func (st *state) factorList(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("factor list: %w", busError(err, p))
 	}
+	var cfg api.ConfigPush
+	if err := cl.Call(c.Context, api.HubConfig, "", nil, &cfg); err != nil {
+		return fmt.Errorf("factor list: read the configuration: %w", err)
+	}
+	auth := cfg.AuthFor(p)
+	types := make([]string, len(info.Factors))
+	for i, f := range info.Factors {
+		types[i] = f.Type
+	}
+	// What [[policy]] locks, and whether the vault keeps to it (one made before the lock
+	// may not: its next factor change must bring it into line).
+	var locks []string
+	if auth.PolicyLock != "" {
+		locks = append(locks, fmt.Sprintf("policy %s (%s)", auth.Policy, auth.PolicyLock))
+	}
+	if auth.FactorsLock != "" {
+		locks = append(locks, fmt.Sprintf("factors %s (%s)", strings.Join(auth.Factors, ", "), auth.FactorsLock))
+	}
+	conformErr := auth.Check(p, info.Policy, types)
 	detail := func(f api.FactorInfo) string {
 		switch f.Type {
 		case api.FactorPassword:
@@ -656,10 +675,12 @@ func (st *state) factorList(c *cli.Context) error {
 			Recipient   string `json:"recipient,omitempty"`
 		}
 		out := struct {
-			Policy   string `json:"policy"`
-			Unlocked bool   `json:"unlocked"`
-			Factors  []fj   `json:"factors"`
-		}{Policy: info.Policy, Unlocked: info.Unlocked, Factors: []fj{}}
+			Policy   string   `json:"policy"`
+			Unlocked bool     `json:"unlocked"`
+			Factors  []fj     `json:"factors"`
+			Locked   []string `json:"locked_by_policy"`
+			Conforms bool     `json:"conforms"`
+		}{Policy: info.Policy, Unlocked: info.Unlocked, Factors: []fj{}, Locked: append([]string{}, locks...), Conforms: conformErr == nil}
 		for _, f := range info.Factors {
 			out.Factors = append(out.Factors, fj{f.ID, f.Type, f.Label, f.KDF, f.Fingerprint, f.Algorithm, f.Recipient})
 		}
@@ -671,7 +692,16 @@ func (st *state) factorList(c *cli.Context) error {
 	for _, f := range info.Factors {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", f.ID, f.Type, f.Label, detail(f))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(locks) > 0 {
+		fmt.Fprintf(st.e.Stderr, "sesame: locked by policy: %s\n", strings.Join(locks, "; "))
+	}
+	if conformErr != nil {
+		fmt.Fprintf(st.e.Stderr, "sesame: warning: %v; the next factor change must fix that\n", conformErr)
+	}
+	return nil
 }
 
 // factorAdd prepares the new factor of type typ, then runs the change.

@@ -45,6 +45,8 @@ type world struct {
 	busSock, notifySock                  string
 	// sysData is an $XDG_DATA_DIRS entry (like /usr/share); wayland the compositor's socket.
 	sysData, wayland string
+	// sysBus is the D-Bus system bus's socket, which the SSID probe dials.
+	sysBus string
 }
 
 func newWorld(t *testing.T) *world {
@@ -67,6 +69,7 @@ func newWorld(t *testing.T) *world {
 	w.notifySock = filepath.Join(tmp, "notify")
 	w.sysData = filepath.Join(tmp, "usr/share")
 	w.wayland = filepath.Join(w.run, "wayland-0")
+	w.sysBus = filepath.Join(tmp, "system_bus")
 	for _, d := range []string{filepath.Dir(w.sshKey), w.vaults, w.state, filepath.Join(w.rdir, "keys"), filepath.Join(w.config, "sesame"),
 		filepath.Join(w.data, "applications"), filepath.Join(w.sysData, "applications"), filepath.Join(w.data, "fonts"),
 		filepath.Join(w.state, "sesame"), filepath.Join(w.data, "sesame/snippets")} {
@@ -120,13 +123,28 @@ func newWorld(t *testing.T) *world {
 			}()
 		}
 	}()
+	// The system bus: it takes connections and reads what it is sent.
+	sb, err := net.ListenUnix("unix", &net.UnixAddr{Name: w.sysBus, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sb.Close() })
+	go func() {
+		for {
+			c, err := sb.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(io.Discard, c); c.Close() }()
+		}
+	}()
 	return w
 }
 
 func (w *world) env() []string {
 	return []string{"HOME=" + w.home, "XDG_DATA_HOME=" + w.data, "XDG_STATE_HOME=" + w.state,
 		"XDG_CONFIG_HOME=" + w.config, "XDG_RUNTIME_DIR=" + w.run, "TMPDIR=" + os.TempDir(),
-		"XDG_DATA_DIRS=" + w.sysData, "WAYLAND_DISPLAY=" + w.wayland}
+		"XDG_DATA_DIRS=" + w.sysData, "WAYLAND_DISPLAY=" + w.wayland, "DBUS_SYSTEM_BUS_ADDRESS=unix:path=" + w.sysBus}
 }
 
 // worldFromEnv is the child's view of the parent's world.
@@ -141,6 +159,7 @@ func worldFromEnv() *world {
 	w.busSock = filepath.Join(w.rdir, "bus.sock")
 	w.notifySock = os.Getenv("NOTIFY_SOCKET")
 	w.sysData, w.wayland = os.Getenv("XDG_DATA_DIRS"), os.Getenv("WAYLAND_DISPLAY")
+	w.sysBus = strings.TrimPrefix(os.Getenv("DBUS_SYSTEM_BUS_ADDRESS"), "unix:path=")
 	return w
 }
 
@@ -148,6 +167,7 @@ func (w *world) dirs() Dirs {
 	d := NewDirs(w.rdir, func() (string, error) { return w.data, nil }, func() (string, error) { return w.config, nil },
 		func() (string, error) { return w.state, nil })
 	d.Home, d.Wayland, d.DataDirs = w.home, w.wayland, []string{w.data, w.sysData}
+	d.SystemBus = w.sysBus
 	return d
 }
 
@@ -398,7 +418,9 @@ func childChecks(t *testing.T, role string, supervised bool) {
 	<-done
 
 	deniedEverywhere(t, role, w, ppid)
-	notifyReady(t)
+	if role != SSIDProbe.Role { // the probe is no service: it has no NOTIFY_SOCKET
+		notifyReady(t)
+	}
 
 	switch role {
 	case "profile":
@@ -598,6 +620,34 @@ func childChecks(t *testing.T, role string, supervised bool) {
 		expectErrno(t, "read the configuration", err, unix.EACCES)
 		_, err = os.ReadDir(filepath.Join(w.data, "sesame/snippets"))
 		expectErrno(t, "list the snippets", err, unix.EACCES)
+	case "ssid-probe":
+		// Allowed: dial the system bus. Denied: every file (the configuration, its own /proc
+		// entry, the runtime dir), datagram sockets.
+		if c, err := net.Dial("unix", w.sysBus); err != nil {
+			t.Errorf("dial the system bus: %v", err)
+		} else {
+			c.Write([]byte("\x00AUTH\r\n"))
+			c.Close()
+		}
+		_, err := os.ReadFile(filepath.Join(w.config, "sesame/config.toml"))
+		expectErrno(t, "read the configuration", err, unix.EACCES)
+		_, err = os.ReadFile("/proc/self/status")
+		expectErrno(t, "read /proc/self/status", err, unix.EACCES)
+		_, err = os.ReadDir(w.rdir)
+		expectErrno(t, "list the runtime dir", err, unix.EACCES)
+		_, err = unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM, 0)
+		expectErrno(t, "socket(AF_UNIX, SOCK_DGRAM)", err, unix.EPERM)
+		// Another Unix socket of the user (the hub's here, standing for ssh-agent's): Landlock
+		// refuses it from ABI 9; before, nothing can, as SSIDProbe's doc says.
+		c, err := net.Dial("unix", w.busSock)
+		if lvl.Landlock >= 9 {
+			expectErrno(t, "dial another Unix socket", err, unix.EACCES)
+		} else if err != nil {
+			t.Errorf("dial another Unix socket under Landlock ABI %d: %v; the doc of SSIDProbe says it goes through", lvl.Landlock, err)
+		}
+		if err == nil {
+			c.Close()
+		}
 	}
 	waitForParent()
 }
@@ -709,13 +759,15 @@ func TestRoleSandbox(t *testing.T) {
 				if testing.Verbose() {
 					t.Logf("child:\n%s", r.out)
 				}
-				select {
-				case got := <-ready:
-					if got != "READY=1" {
-						t.Errorf("notify socket got %q", got)
+				if p.Role != SSIDProbe.Role { // the probe is no service: it sends none
+					select {
+					case got := <-ready:
+						if got != "READY=1" {
+							t.Errorf("notify socket got %q", got)
+						}
+					case <-time.After(5 * time.Second):
+						t.Error("no READY=1 on the notify socket")
 					}
-				case <-time.After(5 * time.Second):
-					t.Error("no READY=1 on the notify socket")
 				}
 				// Every thread the child had carried the filter and no_new_privs.
 				if len(r.tasks) < 3 {
@@ -732,6 +784,9 @@ func TestRoleSandbox(t *testing.T) {
 					expected := []string{"socket(0x2,", "socket(0x10,", "execve(", "ioctl(0x0, 0x5401", "memfd_create(", "mmap(", "kill(", "clone("}
 					if p.Role == "profile" {
 						expected = append(expected, "socket(0x1, 0x1,") // the hub only accepts
+					}
+					if p.Role == SSIDProbe.Role {
+						expected = append(expected, "socket(0x1, 0x2,") // stream sockets only
 					}
 					for _, name := range expected {
 						if !strings.Contains(r.denials, "sesame-test: seccomp denied "+name) {

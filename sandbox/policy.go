@@ -73,11 +73,12 @@ const (
 	Home                     // $HOME (only for the user's own font directory, ~/.fonts)
 	Wayland                  // the compositor's socket: $XDG_RUNTIME_DIR/$WAYLAND_DISPLAY, or that path when absolute
 	DataDirs                 // each of the XDG data directories ($XDG_DATA_HOME, then $XDG_DATA_DIRS): one rule per directory
+	SystemBus                // the D-Bus system bus socket: $DBUS_SYSTEM_BUS_ADDRESS's unix:path, else /run/dbus/system_bus_socket
 )
 
 func (b Base) String() string {
 	return [...]string{"/", "$RUNTIME", "$XDG_DATA_HOME", "$XDG_CONFIG_HOME", "$XDG_STATE_HOME", "$NOTIFY_SOCKET", "$SYSTEM_CONFIG", "$SYSFS",
-		"$HOME", "$WAYLAND_SOCKET", "$XDG_DATA_DIRS[*]"}[b]
+		"$HOME", "$WAYLAND_SOCKET", "$XDG_DATA_DIRS[*]", "$SYSTEM_BUS"}[b]
 }
 
 // PathRule grants Access to everything beneath one path.
@@ -127,6 +128,8 @@ type Dirs struct {
 	// DataDirs are the XDG data directories, best first (xdg.DataDirs): a rule on DataDirs
 	// stands for one rule beneath each.
 	DataDirs []string
+	// SystemBus is the D-Bus system bus socket, for the SSID probe.
+	SystemBus string
 }
 
 // NewDirs resolves Dirs from the role's runtime directory and its Env's XDG resolvers. A
@@ -181,7 +184,7 @@ func (r PathRule) Resolve(d Dirs) (string, error) {
 		}
 		return filepath.Clean(r.Path), nil
 	}
-	base := [...]string{"", d.Runtime, d.Data, d.Config, d.State, d.Notify, d.SystemConfig, d.Sysfs, d.Home, d.Wayland, ""}[r.Base]
+	base := [...]string{"", d.Runtime, d.Data, d.Config, d.State, d.Notify, d.SystemConfig, d.Sysfs, d.Home, d.Wayland, "", d.SystemBus}[r.Base]
 	if base == "" && r.Optional {
 		return "", nil
 	}
@@ -241,9 +244,10 @@ type Deny struct {
 	Reason string
 }
 
-// Policies returns every role's policy, for tests and tools that check all of them.
+// Policies returns every role's policy, and the hub's SSID probe's, for tests and tools that
+// check all of them.
 func Policies() []*Policy {
-	return []*Policy{Profile, Secrets, Launcher, Snippets, WM, Clipboard}
+	return []*Policy{Profile, Secrets, Launcher, Snippets, WM, Clipboard, SSIDProbe}
 }
 
 // For returns the policy of role.

@@ -59,6 +59,7 @@ var testDirs = Dirs{
 	Home:         "/home/u",
 	Wayland:      "/run/user/1000/wayland-0",
 	DataDirs:     []string{"/home/u/.local/share", "/usr/local/share", "/usr/share"},
+	SystemBus:    "/run/dbus/system_bus_socket",
 }
 
 // reaches reports whether a rule granting access beneath rule covers path, or lies beneath
@@ -140,8 +141,50 @@ func TestEnvironmentPathsReadOnly(t *testing.T) {
 			if (r.Base == DataDirs || r.Base == Home || r.Base == Root) && r.Access != Read {
 				t.Errorf("%s: rule %v must be read-only", p.Role, r)
 			}
-			if r.Base == Wayland && r.Access != Connect {
+			if (r.Base == Wayland || r.Base == SystemBus) && r.Access != Connect {
 				t.Errorf("%s: rule %v may only connect", p.Role, r)
+			}
+		}
+	}
+}
+
+// TestSSIDProbeReadsNothing: the SSID probe may only dial the system bus; no file is granted,
+// and no other role may dial the system bus.
+func TestSSIDProbeReadsNothing(t *testing.T) {
+	for _, r := range SSIDProbe.Paths {
+		if r.Base != SystemBus || r.Access != Connect {
+			t.Errorf("ssid-probe: rule %v grants more than dialling the system bus", r)
+		}
+	}
+	for _, p := range Policies() {
+		for _, r := range p.Paths {
+			if r.Base == SystemBus && p != SSIDProbe {
+				t.Errorf("%s: rule %v dials the system bus", p.Role, r)
+			}
+		}
+	}
+}
+
+// TestHubDialsNoStream: the hub makes no stream socket, so it can dial neither the system bus
+// nor any other socket of the user (its datagram socket is systemd's NOTIFY_SOCKET); the SSID
+// probe dials the bus for it.
+func TestHubDialsNoStream(t *testing.T) {
+	for _, g := range Profile.Syscalls {
+		for _, s := range g {
+			if s.Name == "socketpair" {
+				t.Errorf("profile: allows socketpair")
+			}
+			if s.Name != "socket" {
+				continue
+			}
+			ok := false
+			for _, a := range s.Args {
+				if a.N == 1 && a.Mask&0xf == 0xf && !slices.Contains(a.In, unix.SOCK_STREAM) && !slices.Contains(a.In, unix.SOCK_SEQPACKET) {
+					ok = true
+				}
+			}
+			if !ok {
+				t.Errorf("profile: socket %+v may make a stream socket", s.Args)
 			}
 		}
 	}
@@ -405,6 +448,8 @@ func TestResolve(t *testing.T) {
 		{PathRule{Base: Home, Path: ".fonts", Optional: true}, Dirs{}, "", false},
 		{PathRule{Base: Wayland}, testDirs, "/run/user/1000/wayland-0", false},
 		{PathRule{Base: Wayland}, Dirs{}, "", true},
+		{PathRule{Base: SystemBus}, testDirs, "/run/dbus/system_bus_socket", false},
+		{PathRule{Base: SystemBus, Optional: true}, Dirs{}, "", false},
 		{PathRule{Base: DataDirs, Path: "applications"}, testDirs, "", true}, // several: ResolveAll
 	} {
 		got, err := c.r.Resolve(c.d)

@@ -154,10 +154,11 @@ var hub = []Syscall{
 	{Name: "inotify_add_watch", Reason: "watch the configuration directories (inotify needs no Landlock right; reading still does)"},
 	{Name: "inotify_rm_watch", Reason: "unseen here: stop watching a directory"},
 	{Name: "rt_sigaction", Reason: "os/signal restores the default handlers when the role stops"},
-	// Not granted: the D-Bus system bus, which config.NetworkManager reads SSIDs from for
-	// context rules. The suite has no system bus to test it against, and it would let the hub
-	// connect to any Unix socket (the user's ssh-agent among them) on kernels before Landlock
-	// ABI 9. Until then a rule on an SSID does not match, and the denial is logged.
+	// Not granted: dialling anything, the D-Bus system bus included. On kernels before
+	// Landlock ABI 9 a connect(2) to a Unix socket cannot be limited to one path, so it would
+	// let the hub reach every socket of the user (ssh-agent among them). The SSIDs for context
+	// rules come from the SSID probe instead (SSIDProbe), a child the hub starts before its
+	// own sandbox and talks to over two pipes.
 }
 
 // busClient dials the hub.
@@ -226,6 +227,42 @@ var Profile = &Policy{
 		{Base: Notify, Access: Connect, Optional: true, Reason: "systemd readiness and watchdog pings"},
 	},
 	Syscalls: [][]Syscall{goRuntime, secureMemory, hub, systemdNotify, supervisorLink},
+}
+
+// dbusClient is godbus on the D-Bus system bus: a Unix stream socket, the SASL EXTERNAL
+// handshake (a nul byte carrying SCM_CREDENTIALS, then the uid), then messages.
+var dbusClient = []Syscall{
+	{Name: "socket", Args: []Arg{{N: 0, In: []uint32{unix.AF_UNIX}}, {N: 1, Mask: 0xf, In: []uint32{unix.SOCK_STREAM}}},
+		Reason: "dial the system bus: Unix stream sockets only, no network"},
+	{Name: "connect", Reason: "the system bus socket (Landlock ABI 9+ limits it to that socket; before, any Unix socket the user may connect to)"},
+	{Name: "getsockname", Reason: "net.DialUnix reads the socket's addresses"},
+	{Name: "getpeername", Reason: "net.DialUnix reads the socket's addresses"},
+	{Name: "sendmsg", Args: []Arg{{N: 2, In: []uint32{0}}}, Reason: "the SASL handshake's nul byte with SCM_CREDENTIALS (godbus); no flags"},
+	{Name: "recvmsg", Reason: "godbus reads every message with recvmsg (a message may carry descriptors)"},
+	{Name: "geteuid", Reason: "godbus's Auth takes the effective uid as the identity SASL EXTERNAL may name"},
+	{Name: "getuid", Reason: "the credentials (pid, uid, gid) of the handshake's nul byte"},
+	{Name: "getgid", Reason: "the credentials (pid, uid, gid) of the handshake's nul byte"},
+}
+
+// SSIDProbe is the policy of the hub's SSID probe (roles/profile/ssid.go): a child that the
+// hub starts before its own sandbox, as `sesame-profile ssid-probe`, to read the Wi-Fi
+// networks from NetworkManager over the D-Bus system bus, so that the hub itself never dials
+// a socket. It reads no file (Landlock handles every file right and grants none but connect
+// on the bus socket), gets one request line on stdin and answers one line on stdout, holds no
+// key or secret, and cannot start a program or a process.
+//
+// What remains possible, and why it is acceptable: on kernels before Landlock ABI 9 (this
+// one has 7) it can connect to any Unix socket the user can, as nothing can limit connect(2)
+// to one path there; it has nothing to give such a socket and no file to read from, and its
+// only input is what the system bus answers. TCP and UDP are denied (Landlock, and AF_UNIX
+// only here), and so are abstract sockets and signals outside it (Landlock scopes, ABI 6).
+var SSIDProbe = &Policy{
+	Role: "ssid-probe",
+	Paths: []PathRule{
+		{Base: SystemBus, Access: Connect, Optional: true, IfExists: true,
+			Reason: "the D-Bus system bus, where NetworkManager answers (ABI 9+ mediates connect; skipped when the address is not a socket path or the socket is missing)"},
+	},
+	Syscalls: [][]Syscall{goRuntime, dbusClient},
 }
 
 // Secrets is the secrets role's policy: the vaults and the bus, nothing else.
@@ -316,8 +353,9 @@ var Snippets = &Policy{
 	Syscalls: [][]Syscall{goRuntime, secureMemory, busClient, sqliteFiles, configReader, systemdNotify, supervisorLink},
 }
 
-// WM is the window switcher's policy: the compositor, the fonts (read-only), its settings
-// file's directory (read-only), and the bus.
+// WM is the window switcher's policy: the compositor, the fonts (read-only), its window
+// order, and the bus. Its settings come from the hub ([wm] of the configuration, pushed), so
+// it reads no configuration file.
 var WM = &Policy{
 	Role: "wm",
 	Paths: []PathRule{
@@ -327,8 +365,6 @@ var WM = &Policy{
 		{Base: Root, Path: "/usr/local/share/fonts", Access: Read, IfExists: true, Reason: "locally installed fonts"},
 		{Base: Data, Path: "fonts", Access: Read, IfExists: true, Reason: "the user's fonts"},
 		{Base: Home, Path: ".fonts", Access: Read, Optional: true, IfExists: true, Reason: "the user's fonts, in the old place fontconfig still searches"},
-		{Base: Config, Path: "sesame", Access: Read, Make: true, IfExists: true,
-			Reason: "wm.toml, re-read when it changes (editors replace the file, so a rule on the file itself would lose it)"},
 		{Base: Runtime, Access: Connect, Reason: "dial the hub's bus.sock"},
 		{Base: Notify, Access: Connect, Optional: true, Reason: "systemd readiness and watchdog pings"},
 		{Base: State, Path: "sesame/wm", Access: Read | Write, Make: true,
@@ -339,7 +375,7 @@ var WM = &Policy{
 			Reason: "the overlay's shared-memory buffers for the compositor; never MFD_EXEC"},
 		{Name: "fcntl", Args: []Arg{{N: 1, In: []uint32{unix.F_GETFL, unix.F_SETFL}}},
 			Reason: "os.NewFile reads a descriptor's flags (F_SETFL unseen here: Go makes a pollable descriptor non-blocking); no locks, no duplication"},
-		{Name: "getdents64", Reason: "unseen here (fonts load before the sandbox): list the font dirs and conf.d when wm.toml names another font"},
+		{Name: "getdents64", Reason: "list the font dirs and fontconfig's conf.d: a font other than the default, named by the configuration the hub pushes, loads after the sandbox"},
 		{Name: "fsync", Reason: "the window order is on disk before it replaces the saved one"},
 		{Name: "renameat", Reason: "the window order: a temporary file renamed over the saved one (in sesame/wm only)"},
 		{Name: "unlinkat", Reason: "remove the temporary file of a save that failed"},

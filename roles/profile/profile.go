@@ -12,7 +12,11 @@
 //  3. listen on the bus socket in the runtime directory and publish bus.pub;
 //     open the audit log ($XDG_STATE_HOME/sesame/audit, see package audit), which only the
 //     hub writes, on behalf of the roles (hub.audit);
-//  4. report ready (bus.SignalReady) and serve until SIGTERM.
+//  4. start the SSID probe (ssid.go), the child that reads the Wi-Fi network for context rules,
+//     since the hub's own sandbox dials nothing;
+//  5. sandbox itself (package sandbox), report ready (bus.SignalReady) and serve until SIGTERM.
+//
+// With the one argument "ssid-probe", Run is that probe instead.
 package profile
 
 import (
@@ -31,8 +35,11 @@ import (
 	"github.com/open-sesame/sesame/secmem"
 )
 
-// Run runs the hub.
+// Run runs the hub, or with the argument "ssid-probe" the hub's SSID probe.
 func Run(ctx context.Context, e *env.Env, args []string) error {
+	if len(args) == 1 && args[0] == ssidProbeArg {
+		return runSSIDProbe(ctx, e)
+	}
 	if len(args) > 0 {
 		return fmt.Errorf("profile: unexpected arguments %q", args)
 	}
@@ -72,7 +79,10 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 	defer alog.Close()
 	aud := newAuditor(alog)
 	go aud.run(ctx)
-	mgr, err := newManager(e, &config.NetworkManager{})
+	// Before the sandbox, which forbids starting it.
+	ssid, stopProbe := ssidSource(e)
+	defer stopProbe()
+	mgr, err := newManager(e, ssid)
 	if err != nil {
 		return fmt.Errorf("profile: %w", err)
 	}

@@ -38,6 +38,8 @@ test: deps-test build deps-packaging
 deps-test:
 	@command -v bash >/dev/null || (apt-get update && apt-get install -y bash)
 	@command -v ssh-agent >/dev/null || (apt-get update && apt-get install -y openssh-client)
+	@# A private system bus for the SSID probe's tests (internal/nmtest runs a fake NetworkManager on it).
+	@command -v dbus-daemon >/dev/null || (apt-get update && apt-get install -y dbus-daemon)
 	@# A small corpus of real desktop files for the xdg and launcher tests, desktop-file-validate
 	@# to compare with, tmux to drive the launcher's picker in a real terminal.
 	@[ -e /usr/share/applications/htop.desktop ] && [ -e /usr/share/applications/mc.desktop ] && \

@@ -121,6 +121,10 @@ priority = 10
 	if !strings.Contains(string(status), "\nSeccomp:\t2\n") || !strings.Contains(string(status), "\nNoNewPrivs:\t1\n") {
 		t.Errorf("the probe is not sandboxed:\n%s", status)
 	}
+	// Its environment is the bus address, nothing of the hub's (keys' descriptors, HOME).
+	if environ, err := os.ReadFile("/proc/" + strconv.Itoa(probe) + "/environ"); err != nil || string(environ) != "DBUS_SYSTEM_BUS_ADDRESS="+bus.Addr+"\x00" {
+		t.Errorf("the probe's environment: %q, %v", environ, err)
+	}
 
 	// Leave it: back to the default, once the debounce is over.
 	left := time.Now()
@@ -132,7 +136,7 @@ priority = 10
 	if c := cur(); c.Source != "builtin" || c.Context != "" {
 		t.Fatalf("on guest-wifi: %+v", c)
 	}
-	for _, bad := range []string{"seccomp denied", "no ssid signal"} {
+	for _, bad := range []string{"seccomp denied", "no ssid signal", "ssid probe exited"} {
 		if strings.Contains(log.String(), bad) {
 			t.Errorf("sesame up logged %q:\n%s", bad, log.String())
 		}

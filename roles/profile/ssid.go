@@ -168,9 +168,9 @@ func startSSIDProbe(exe string, getenv func(string) string, stderr *os.File, log
 	if err := closeOnExecFrom(3); err != nil {
 		return nil, fmt.Errorf("ssid probe: %w", err)
 	}
-	var environ []string
+	environ := []string{} // not nil, which would pass on the hub's whole environment
 	if v := getenv(systemBusEnv); v != "" {
-		environ = []string{systemBusEnv + "=" + v}
+		environ = append(environ, systemBusEnv+"="+v)
 	}
 	cmd := &exec.Cmd{
 		Path:        exe,

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/open-sesame/sesame/bus"
 	"github.com/open-sesame/sesame/config"
 	"github.com/open-sesame/sesame/internal/nmtest"
 	"github.com/open-sesame/sesame/roles/env"
@@ -52,7 +53,10 @@ func startProbe(t *testing.T, busAddr string) *probeBed {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vars := map[string]string{systemBusEnv: busAddr, "HOME": t.TempDir(), "SESAME_SECRET": "must-not-be-passed"}
+	vars := map[string]string{"HOME": t.TempDir(), "SESAME_SECRET": "must-not-be-passed"}
+	if busAddr != "" {
+		vars[systemBusEnv] = busAddr
+	}
 	var logs []string
 	p, err := startSSIDProbe("/proc/self/exe", func(k string) string { return vars[k] }, stderr, func(f string, a ...any) {
 		logs = append(logs, fmt.Sprintf(f, a...))
@@ -218,11 +222,16 @@ func TestSSIDProbeNoBus(t *testing.T) {
 }
 
 // TestSSIDProbeStopsWithStdin: the probe exits when its stdin ends (the hub closed it or is
-// gone), with status 0.
+// gone), with status 0. Without DBUS_SYSTEM_BUS_ADDRESS it gets no environment at all: not
+// this process's (the hub's boot and seccomp descriptors are named there).
 func TestSSIDProbeStopsWithStdin(t *testing.T) {
-	p := startProbe(t, "unix:path=/nonexistent")
-	if _, err := p.read(t); err == nil {
+	t.Setenv(bus.BootFDEnv, "3")
+	p := startProbe(t, "")
+	if _, err := p.read(t); err == nil && !systemBusExists() {
 		t.Fatal("no bus, no error")
+	}
+	if environ, err := os.ReadFile("/proc/" + strconv.Itoa(p.pid) + "/environ"); err != nil || len(environ) != 0 {
+		t.Errorf("probe environment: %q, %v; want none", environ, err)
 	}
 	p.Close()
 	done := make(chan syscall.WaitStatus, 1)
@@ -303,6 +312,11 @@ func TestSSIDProbeProtocol(t *testing.T) {
 	if n != 1 {
 		t.Errorf("the end was logged %d times: %q", n, logs)
 	}
+}
+
+// systemBusExists reports whether this machine has a system bus socket where godbus looks.
+func systemBusExists() bool {
+	return systemBusSocket(func(string) string { return "" }) != ""
 }
 
 func TestSystemBusSocket(t *testing.T) {

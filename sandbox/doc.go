@@ -62,6 +62,16 @@
 //	                   c  $RUNTIME, $NOTIFY_SOCKET
 //	clipboard          rw $XDG_DATA_HOME/sesame/clipboard the history
 //	                   c  $WAYLAND_SOCKET, $RUNTIME, $NOTIFY_SOCKET
+//	ssid-probe         c  $SYSTEM_BUS                     NetworkManager on the D-Bus system bus; no file at all
+//
+// The hub dials no socket, the D-Bus system bus included: before Landlock ABI 9 a connect(2)
+// cannot be held to one path, and the hub would reach every Unix socket of the user
+// (ssh-agent's among them). The Wi-Fi networks its context rules need come from the SSID probe
+// ([SSIDProbe]), a child it starts before its own sandbox (`sesame-profile ssid-probe`, see
+// roles/profile/ssid.go) and asks over two pipes. The probe is granted no file, only connect
+// on the bus socket ($DBUS_SYSTEM_BUS_ADDRESS's unix:path=, else /run/dbus/system_bus_socket).
+// Before ABI 9 it can connect to any Unix socket the user can; it has nothing to give one (no
+// key, no file, an environment of the bus address alone), and its only input is the bus.
 //
 // The wm saves its window order in $XDG_STATE_HOME/sesame/wm/, a directory of its own: a grant
 // on $XDG_STATE_HOME/sesame would reach every role's state (Landlock rules are recursive).
@@ -75,8 +85,9 @@
 // memory, serving or dialling the bus, SQLite's file calls — with conditions on the
 // arguments that matter:
 //
-//	socket    AF_UNIX only (stream to dial the hub, datagram for systemd); never AF_INET,
-//	          AF_INET6, AF_NETLINK
+//	socket    AF_UNIX only (stream to dial the hub or, in the SSID probe, the system bus;
+//	          datagram for systemd); never AF_INET, AF_INET6, AF_NETLINK; the hub makes
+//	          no stream socket
 //	clone     CLONE_THREAD required, no namespace flags: threads, never a process;
 //	          clone3 fails with ENOSYS (its flags are out of seccomp's reach), so glibc
 //	          falls back to clone
@@ -91,7 +102,7 @@
 //	sendmsg   the supervisor socket only (the listener hand-off below)
 //	ioctl     none: no role needs one
 //	sendmsg   the wm and the clipboard: also flags 0 on any socket (Wayland requests carry
-//	          descriptors)
+//	          descriptors); the SSID probe: flags 0 (D-Bus's credentials byte)
 //	memfd_create  the wm only (drawing buffers), never MFD_EXEC
 //	execve    none (see "Spawning programs")
 //

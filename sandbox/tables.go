@@ -154,11 +154,12 @@ var hub = []Syscall{
 	{Name: "inotify_add_watch", Reason: "watch the configuration directories (inotify needs no Landlock right; reading still does)"},
 	{Name: "inotify_rm_watch", Reason: "unseen here: stop watching a directory"},
 	{Name: "rt_sigaction", Reason: "os/signal restores the default handlers when the role stops"},
-	// Not granted: dialling anything, the D-Bus system bus included. On kernels before
-	// Landlock ABI 9 a connect(2) to a Unix socket cannot be limited to one path, so it would
-	// let the hub reach every socket of the user (ssh-agent among them). The SSIDs for context
-	// rules come from the SSID probe instead (SSIDProbe), a child the hub starts before its
-	// own sandbox and talks to over two pipes.
+	// Not granted: a stream socket (systemdNotify's are datagrams), so the hub dials nothing,
+	// the D-Bus system bus included. On kernels before Landlock ABI 9 a connect(2) to a Unix
+	// socket cannot be limited to one path, so it would let the hub reach every socket of the
+	// user (ssh-agent's among them). The SSIDs for context rules come from the SSID probe
+	// instead (SSIDProbe), a child the hub starts before its own sandbox and asks over two
+	// pipes.
 }
 
 // busClient dials the hub.
@@ -251,11 +252,12 @@ var dbusClient = []Syscall{
 // on the bus socket), gets one request line on stdin and answers one line on stdout, holds no
 // key or secret, and cannot start a program or a process.
 //
-// What remains possible, and why it is acceptable: on kernels before Landlock ABI 9 (this
-// one has 7) it can connect to any Unix socket the user can, as nothing can limit connect(2)
-// to one path there; it has nothing to give such a socket and no file to read from, and its
-// only input is what the system bus answers. TCP and UDP are denied (Landlock, and AF_UNIX
-// only here), and so are abstract sockets and signals outside it (Landlock scopes, ABI 6).
+// What remains possible, and why it is acceptable: on kernels before Landlock ABI 9 it can
+// connect to any Unix socket the user can, as nothing can limit connect(2) to one path there;
+// it has nothing to give such a socket (no key, no file, an environment of the bus address
+// alone), and its only input is what the system bus answers. TCP and UDP are denied (Landlock,
+// and AF_UNIX only here), and so are abstract sockets and signals outside it (Landlock scopes,
+// ABI 6), so a system bus at an abstract address is out of its reach.
 var SSIDProbe = &Policy{
 	Role: "ssid-probe",
 	Paths: []PathRule{

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/open-sesame/sesame/bus"
+	"github.com/open-sesame/sesame/config"
 	"github.com/open-sesame/sesame/roles/api"
 	"github.com/open-sesame/sesame/wayland"
 	"github.com/open-sesame/sesame/wayland/proto/datacontrol"
@@ -42,7 +43,7 @@ type desk struct {
 type deskOptions struct {
 	real     bool   // run the static binary built as `make build` does, not this test binary
 	config   string // $XDG_CONFIG_HOME/sesame/config.toml of the session's user
-	wmConfig string // and wm.toml
+	legacyWM string // and a wm.toml left from before [wm]: never read
 }
 
 // newDesk starts sway and, in it, `sesame up --desktop`.
@@ -64,7 +65,7 @@ func newDesk(t *testing.T, opt deskOptions) *desk {
 		t.Fatal(err)
 	}
 	d := &desk{Sway: s, t: t}
-	for name, text := range map[string]string{"config.toml": opt.config, "wm.toml": opt.wmConfig} {
+	for name, text := range map[string]string{"config.toml": opt.config, config.LegacyWMFile: opt.legacyWM} {
 		if text == "" {
 			continue
 		}
@@ -203,9 +204,27 @@ func (d *desk) wtype(args ...string) {
 func ms(ns int64) float64 { return float64(ns) / 1e6 }
 
 func TestDesktopWM(t *testing.T) {
-	// wm.toml: charlie's windows get the hint z; t launches foot (its desktop entry) when no
-	// foot window is open.
-	d := newDesk(t, deskOptions{wmConfig: "[keys.z]\napps = [\"charlie\"]\n\n[keys.t]\napps = [\"foot\"]\nlaunch = \"foot\"\n"})
+	// [wm] in config.toml: charlie's windows get the hint z; t launches foot (its desktop
+	// entry) when no foot window is open; the font is not the default one, so it loads when
+	// the hub's configuration arrives, after the role's sandbox is on. The wm.toml beside it
+	// is not read: were it, Alt+Tab would not be the binding (ctrl) and q would be alpha's.
+	d := newDesk(t, deskOptions{
+		config:   "[wm]\nfont = \"DejaVu Sans Mono\"\n\n[wm.keys.z]\napps = [\"charlie\"]\n\n[wm.keys.t]\napps = [\"foot\"]\nlaunch = \"foot\"\n",
+		legacyWM: "modifier = \"ctrl\"\n[keys.q]\napps = [\"alpha\"]\n",
+	})
+	if mono, _ := filepath.Glob("/usr/share/fonts/*/*/DejaVuSansMono.ttf"); len(mono) > 0 {
+		var st struct{ Font string }
+		json.Unmarshal(d.sesame("", "wm", "status", "--json"), &st)
+		if filepath.Base(st.Font) != "DejaVuSansMono.ttf" {
+			t.Errorf("the overlay's font is %q, want DejaVu Sans Mono (%s)", st.Font, mono[0])
+		}
+	}
+	if _, errb, err := d.Run("", "sesame", "config", "check"); err != nil || !strings.Contains(string(errb), "wm.toml: no longer read") {
+		t.Fatalf("config check says nothing of wm.toml: %v\n%s", err, errb)
+	}
+	if _, errb, err := d.Run("", "sesame", "wm", "focus", "q"); err == nil || !strings.Contains(string(errb), "no window matches") {
+		t.Fatalf("focus q (bound only in wm.toml): %v %s", err, errb)
+	}
 	for _, app := range []string{"alpha", "bravo", "charlie"} {
 		d.Foot(app)
 	}
@@ -291,7 +310,7 @@ func TestDesktopWM(t *testing.T) {
 	}
 	d.waitOrder("alpha", "bravo", "charlie")
 
-	// Typing a hint: z is charlie's (wm.toml), and no other hint starts with it: activated at
+	// Typing a hint: z is charlie's ([wm.keys.z]), and no other hint starts with it: activated at
 	// once, before Alt is released.
 	go func() {
 		done <- d.Command("wtype", "-M", "alt", "-k", "Tab", "-s", "400", "-k", "z", "-s", "600", "-m", "alt").Run()
@@ -352,6 +371,35 @@ func TestDesktopWM(t *testing.T) {
 	d.sesame("", "wm", "focus", "t")
 	if err := d.WaitFocused("foot", 2*time.Second); err != nil {
 		t.Fatal(err)
+	}
+
+	// A change to config.toml reaches the running role: the hub reloads it and pushes it,
+	// the role applies it at once (no overlay is open). y becomes bravo's hint.
+	if _, errb, err := d.Run("\n[wm.keys.y]\napps = [\"bravo\"]\n", "sh", "-c", `cat >> "$HOME/.config/sesame/config.toml"`); err != nil {
+		t.Fatalf("%v %s", err, errb)
+	}
+	changed := time.Now()
+	for {
+		_, errb, err := d.Run("", "sesame", "wm", "focus", "y")
+		if err == nil {
+			break
+		}
+		if time.Since(changed) > 10*time.Second {
+			t.Fatalf("the new [wm.keys.y] was not applied in 10 s: %v %s", err, errb)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("config.toml saved → the wm's new hint key works: %v (inotify settling 100 ms, reload, push)", time.Since(changed).Round(time.Millisecond))
+	if err := d.WaitFocused("bravo", 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	d.Focus("alpha")
+	d.wtype("-M", "alt", "-k", "Tab", "-s", "400", "-k", "y", "-s", "200", "-m", "alt")
+	if err := d.WaitFocused("bravo", 3*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if o := d.waitOverlays(8); o.Result != "activated" {
+		t.Fatalf("hint y: %+v", o)
 	}
 }
 

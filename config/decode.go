@@ -58,10 +58,17 @@ func (d *decoder) decode(v *Value, rv reflect.Value, path []string, tag reflect.
 			return
 		}
 		if t == reflect.TypeFor[Duration]() {
+			got := time.Duration(rv.Interface().(Duration))
 			if min := tag.Get("min"); min != "" {
 				m, _ := time.ParseDuration(min)
-				if got := time.Duration(rv.Interface().(Duration)); got < m {
+				if got < m {
 					d.fail(v.Pos, path, fmt.Sprintf("%s is shorter than the minimum, %s", FormatDuration(got), FormatDuration(m)), "")
+				}
+			}
+			if max := tag.Get("max"); max != "" {
+				m, _ := time.ParseDuration(max)
+				if got > m {
+					d.fail(v.Pos, path, fmt.Sprintf("%s is longer than the maximum, %s", FormatDuration(got), FormatDuration(m)), "")
 				}
 			}
 		}
@@ -74,6 +81,7 @@ func (d *decoder) decode(v *Value, rv reflect.Value, path []string, tag reflect.
 			return
 		}
 		fields := structFields(t)
+		nerrs := len(d.errs)
 		for _, k := range v.Keys() {
 			f := v.Fields[k]
 			i, ok := fields[k]
@@ -84,7 +92,9 @@ func (d *decoder) decode(v *Value, rv reflect.Value, path []string, tag reflect.
 			sf := t.Field(i)
 			d.decode(f, rv.Field(i), append(path[:len(path):len(path)], k), sf.Tag)
 		}
-		if c, ok := rv.Addr().Interface().(checker); ok {
+		// The rules across fields are checked only when the fields themselves are right
+		// (a misspelt key is one error, not also a missing one).
+		if c, ok := rv.Addr().Interface().(checker); ok && len(d.errs) == nerrs {
 			if key, msg, hint := c.check(); msg != "" {
 				pos, p := v.Pos, path
 				if f := v.Fields[key]; key != "" && f != nil {
@@ -105,7 +115,12 @@ func (d *decoder) decode(v *Value, rv reflect.Value, path []string, tag reflect.
 			f := v.Fields[k]
 			p := append(path[:len(path):len(path)], k)
 			if err := checkMapKey(tag.Get("key"), k); err != nil {
-				d.fail(f.KeyPos, p, err.Error(), "")
+				var h hintError
+				hint := ""
+				if errors.As(err, &h) {
+					hint = h.hint
+				}
+				d.fail(f.KeyPos, p, err.Error(), hint)
 				continue
 			}
 			ev := reflect.New(t.Elem()).Elem()
@@ -196,6 +211,8 @@ func checkMapKey(kind, k string) error {
 		return ValidProfileName(k)
 	case "envvar":
 		return validEnvName(k)
+	case "hint":
+		return validHintKey(k)
 	}
 	return nil
 }

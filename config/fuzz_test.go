@@ -27,6 +27,8 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte("default_profile = 5"), []byte("[profiles.\"my work\"]\n"))
 	f.Add([]byte("a = [1, [2, {b = 3}]]\n[t.'u v'.\"w\"]\n"), []byte("[[a.b]]\n[[a.b.c]]\n[a.b.d]\n[[a.b]]\n"))
 	f.Add([]byte("[[policy]]\nkey = \"profiles.*.context.ssid\"\n"), []byte("[context]\npoll = \"10ms\"\n"))
+	f.Add([]byte("[[policy]]\nkey = \"wm.keys.*.launch\"\nvalue = \"\"\n[[policy]]\nkey = \"wm.modifier\"\n"), []byte("[wm]\nmodifier = \"ctrl\"\n[wm.keys.f]\nlaunch = \"foot\"\n"))
+	f.Add([]byte("[wm.keys.F]\napps = [\"x\"]\n"), []byte("[wm]\ntap_threshold = \"6s\"\n[wm.colors]\ncard = \"102030\"\n"))
 	f.Fuzz(func(t *testing.T, system, user []byte) {
 		files := []File{
 			{Name: "/etc/sesame/config.toml", Data: system, System: true},

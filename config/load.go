@@ -156,13 +156,40 @@ type Loaded struct {
 	eff *Value // the effective tree (what Config was decoded from)
 }
 
-// Load reads and merges the layers at p.
+// Load reads and merges the layers at p. A legacy wm.toml beside the user file adds a
+// warning (see LegacyWMFile).
 func Load(p Paths) (*Loaded, error) {
 	files, err := p.Read()
 	if err != nil {
 		return nil, err
 	}
-	return LoadFiles(files)
+	ld, err := LoadFiles(files)
+	if err != nil {
+		return nil, err
+	}
+	if w := p.legacyWarning(); w != nil {
+		ld.Warnings = append(ld.Warnings, w)
+	}
+	return ld, nil
+}
+
+// LegacyWMFile is the wm role's settings file before they moved to [wm]:
+// $XDG_CONFIG_HOME/sesame/wm.toml. Nothing reads it any more; while it exists, every load
+// (sesame config check and show, the hub's log and sesame status) warns that it is ignored
+// and how to move it.
+const LegacyWMFile = "wm.toml"
+
+func (p Paths) legacyWarning() *Warning {
+	if p.User == "" {
+		return nil
+	}
+	name := filepath.Join(filepath.Dir(p.User), LegacyWMFile)
+	if _, err := os.Lstat(name); err != nil {
+		return nil
+	}
+	return &Warning{Pos: Pos{File: name}, Msg: "no longer read: the wm's settings are the [wm] table of " +
+		p.User + " now; move them there (each key under [wm], [colors] as [wm.colors], [keys.X] as " +
+		"[wm.keys.x]), check with sesame config check, and delete this file"}
 }
 
 // LoadFiles merges layers given in order (the system layer, if any, first). The error is
@@ -237,7 +264,7 @@ func LoadFiles(files []File) (*Loaded, error) {
 	}
 	// The effective tree: every profile resolved.
 	eff := NewTable(Pos{})
-	for _, k := range []string{"default_profile", "context", "profile_defaults"} {
+	for _, k := range []string{"default_profile", "context", "profile_defaults", "wm"} {
 		eff.Fields[k] = full.Fields[k]
 	}
 	profiles := full.Fields["profiles"]
@@ -270,7 +297,7 @@ func decodeConfig(eff *Value) (*Config, error) {
 		d.errs.sort()
 		return nil, d.errs
 	}
-	return &Config{DefaultProfile: l.DefaultProfile, Context: l.Context, ProfileDefaults: l.ProfileDefaults, Profiles: l.Profiles}, nil
+	return &Config{DefaultProfile: l.DefaultProfile, Context: l.Context, ProfileDefaults: l.ProfileDefaults, Profiles: l.Profiles, WM: l.WM}, nil
 }
 
 // fillDefaults adds, to each table of a struct type, the fields it lacks, at their zero

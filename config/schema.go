@@ -20,6 +20,8 @@ type Config struct {
 	ProfileDefaults Profile `toml:"profile_defaults" json:"profile_defaults"`
 	// Profiles are the profiles that have a section, each fully resolved.
 	Profiles map[string]Profile `toml:"profiles" key:"profile" json:"profiles"`
+	// WM configures the wm role: the Alt+Tab overlay.
+	WM WM `toml:"wm" json:"wm"`
 
 	// Other is what a profile without a section gets: ProfileDefaults with the policy on
 	// profiles.* applied. Not a key of the file.
@@ -163,6 +165,7 @@ func Default() *Config {
 		},
 		ProfileDefaults: DefaultProfile(),
 		Profiles:        map[string]Profile{},
+		WM:              DefaultWM(),
 	}
 }
 
@@ -183,6 +186,86 @@ func DefaultProfile() Profile {
 	}
 }
 
+// WM configures the wm role (the window switcher and its Alt+Tab overlay). The role takes
+// it from the hub's push, like every other setting.
+type WM struct {
+	// TapThreshold separates a tap (quick switch to the previous window, nothing drawn)
+	// from a hold (the picker is drawn).
+	TapThreshold Duration `toml:"tap_threshold" max:"5s" json:"tap_threshold"`
+	// Modifier is the key held with Tab: "alt", "super" or "ctrl". Its release commits.
+	Modifier Modifier `toml:"modifier" json:"modifier"`
+	// Font is a font family, found in fontconfig's directories ("DejaVu Sans"), or the
+	// absolute path of a font file.
+	Font Font `toml:"font" json:"font"`
+	// DefaultKeys keeps the wm's built-in hint keys (g, f, e, c, v, n, s, d, m, t); false
+	// leaves only those of Keys.
+	DefaultKeys bool `toml:"default_keys" json:"default_keys"`
+	// Colors are the overlay's colours.
+	Colors WMColors `toml:"colors" json:"colors"`
+	// Keys give hint keys to applications, by key (one lower-case ASCII letter or digit);
+	// a key here replaces the built-in one of the same key.
+	Keys map[string]WMKey `toml:"keys" key:"hint" json:"keys"`
+}
+
+// WMColors are the overlay's colours.
+type WMColors struct {
+	// Background is drawn over the whole screen while the picker shows.
+	Background       Color `toml:"background" json:"background"`
+	Card             Color `toml:"card" json:"card"`
+	Border           Color `toml:"border" json:"border"`
+	Text             Color `toml:"text" json:"text"`
+	TextSecondary    Color `toml:"text_secondary" json:"text_secondary"`
+	Badge            Color `toml:"badge" json:"badge"`
+	BadgeText        Color `toml:"badge_text" json:"badge_text"`
+	BadgeMatched     Color `toml:"badge_matched" json:"badge_matched"`
+	BadgeMatchedText Color `toml:"badge_matched_text" json:"badge_matched_text"`
+	Selection        Color `toml:"selection" json:"selection"`
+}
+
+// WMKey is one hint key: the windows of Apps get it (f, ff, fff, …), and typing it with no
+// such window open launches Launch.
+type WMKey struct {
+	// Apps are the app ids (Wayland app_id) whose windows get the key.
+	Apps []string `toml:"apps" json:"apps"`
+	// Launch is a desktop-file ID the launcher starts when no window of Apps is open.
+	Launch string `toml:"launch" json:"launch"`
+}
+
+func (k *WMKey) check() (key, msg, hint string) {
+	if len(k.Apps) == 0 && k.Launch == "" {
+		return "", "a hint key needs apps, launch or both", `write apps = ["APP-ID"] or launch = "DESKTOP-FILE-ID"`
+	}
+	for _, a := range k.Apps {
+		if a == "" {
+			return "apps", "an app id cannot be empty", ""
+		}
+	}
+	return "", "", ""
+}
+
+// DefaultWM returns the built-in settings of the wm role.
+func DefaultWM() WM {
+	return WM{
+		TapThreshold: Duration(250 * time.Millisecond),
+		Modifier:     "alt",
+		Font:         "DejaVu Sans",
+		DefaultKeys:  true,
+		Colors: WMColors{
+			Background:       "#00000060",
+			Card:             "#1e1e1ef0",
+			Border:           "#89b4fac0",
+			Text:             "#ffffff",
+			TextSecondary:    "#ffffffb4",
+			Badge:            "#646464",
+			BadgeText:        "#ffffff",
+			BadgeMatched:     "#4caf50",
+			BadgeMatchedText: "#ffffff",
+			Selection:        "#ffffff28",
+		},
+		Keys: map[string]WMKey{},
+	}
+}
+
 // layer is the schema of one configuration file: the settings, and (in the system file
 // only) the policy.
 type layer struct {
@@ -190,6 +273,7 @@ type layer struct {
 	Context         Context            `toml:"context"`
 	ProfileDefaults Profile            `toml:"profile_defaults"`
 	Profiles        map[string]Profile `toml:"profiles" key:"profile"`
+	WM              WM                 `toml:"wm"`
 	Policy          []PolicyEntry      `toml:"policy"`
 }
 
@@ -365,6 +449,100 @@ func isHex4(s string) bool {
 		}
 	}
 	return true
+}
+
+// Modifier is the key held with Tab in the wm's overlay: "alt", "super" or "ctrl".
+type Modifier string
+
+var modifiers = []string{"alt", "super", "ctrl"}
+
+func (m *Modifier) UnmarshalText(b []byte) error {
+	for _, k := range modifiers {
+		if string(b) == k {
+			*m = Modifier(b)
+			return nil
+		}
+	}
+	msg := fmt.Sprintf("%q is not a modifier (want alt, super or ctrl)", b)
+	if s := suggest(strings.ToLower(string(b)), append(modifiers, "control", "logo", "win", "mod1", "mod4")); s != "" {
+		switch s {
+		case "control":
+			s = "ctrl"
+		case "logo", "win", "mod4":
+			s = "super"
+		case "mod1":
+			s = "alt"
+		}
+		return hintError{msg, fmt.Sprintf("write %q", s)}
+	}
+	return fmt.Errorf("%s", msg)
+}
+
+func (*Modifier) want() string { return `a modifier ("alt", "super" or "ctrl")` }
+
+// Font is a font family, found in fontconfig's directories ("DejaVu Sans"), or the absolute
+// path of a font file.
+type Font string
+
+func (f *Font) UnmarshalText(b []byte) error {
+	s := string(b)
+	switch {
+	case strings.TrimSpace(s) == "":
+		return hintError{"a font cannot be empty", `write font = "DejaVu Sans", or the absolute path of a font file`}
+	case strings.ContainsRune(s, '/') && !strings.HasPrefix(s, "/"):
+		return hintError{fmt.Sprintf("%q is neither a font family nor an absolute path", s), "write a font file's path in full, from /"}
+	}
+	*f = Font(s)
+	return nil
+}
+
+func (*Font) want() string {
+	return `a font (a family such as "DejaVu Sans", or a file's absolute path)`
+}
+
+// Color is "#RRGGBB" or "#RRGGBBAA" in hex (alpha last, ff when left out), stored in lower
+// case.
+type Color string
+
+func (c *Color) UnmarshalText(b []byte) error {
+	s := strings.ToLower(string(b))
+	h, ok := strings.CutPrefix(s, "#")
+	if ok && (len(h) == 6 || len(h) == 8) && isHex(h) {
+		*c = Color(s)
+		return nil
+	}
+	msg := fmt.Sprintf("%q is not a colour: want \"#RRGGBB\" or \"#RRGGBBAA\" (hex, alpha last)", b)
+	if !ok && (len(h) == 6 || len(h) == 8) && isHex(h) {
+		return hintError{msg, fmt.Sprintf("write \"#%s\"", h)}
+	}
+	return fmt.Errorf("%s", msg)
+}
+
+func (*Color) want() string { return `a colour (a string such as "#1e1e1ef0")` }
+
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// validHintKey checks a key of [wm.keys]: one lower-case ASCII letter or digit (the
+// overlay's hints are lower case; one spelling per key keeps layers and policy locks on
+// the same entry).
+func validHintKey(k string) error {
+	if len(k) == 1 {
+		c := k[0]
+		if 'a' <= c && c <= 'z' || '0' <= c && c <= '9' {
+			return nil
+		}
+		if 'A' <= c && c <= 'Z' {
+			return hintError{fmt.Sprintf("%q is not a hint key: hint keys are lower case", k), fmt.Sprintf("write [wm.keys.%c]", c+'a'-'A')}
+		}
+	}
+	return fmt.Errorf("%q is not a hint key: one ASCII letter or digit", k)
 }
 
 // hintError is an error that carries a hint for the user.

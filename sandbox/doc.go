@@ -57,8 +57,7 @@
 //	                   c  $RUNTIME, $NOTIFY_SOCKET
 //	wm                 c  $WAYLAND_SOCKET                 the compositor
 //	                   r  /etc/fonts, /usr/share/fonts, /usr/local/share/fonts, $XDG_DATA_HOME/fonts, ~/.fonts
-//	                   r  $XDG_CONFIG_HOME/sesame         wm.toml (re-read when it changes)
-//	                   rw $XDG_STATE_HOME/sesame/wm       the window order
+//	                   rw $XDG_STATE_HOME/sesame/wm       the window order (settings: [wm], pushed by the hub)
 //	                   c  $RUNTIME, $NOTIFY_SOCKET
 //	clipboard          rw $XDG_DATA_HOME/sesame/clipboard the history
 //	                   c  $WAYLAND_SOCKET, $RUNTIME, $NOTIFY_SOCKET

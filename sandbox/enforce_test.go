@@ -565,12 +565,9 @@ func childChecks(t *testing.T, role string, supervised bool) {
 		_, err = os.ReadDir(filepath.Join(w.data, "applications"))
 		expectErrno(t, "list the desktop entries", err, unix.EACCES)
 	case "wm":
-		// Allowed: fonts, wm.toml, a shared drawing buffer passed to the compositor, the hub.
+		// Allowed: fonts, a shared drawing buffer passed to the compositor, the hub.
 		if _, err := os.ReadFile(filepath.Join(w.data, "fonts/Fake.ttf")); err != nil {
 			t.Errorf("read a font: %v", err)
-		}
-		if _, err := os.ReadFile(filepath.Join(w.config, "sesame/wm.toml")); err != nil {
-			t.Errorf("read wm.toml: %v", err)
 		}
 		// The window order: a temporary file renamed over the saved one, in its own directory.
 		mru := filepath.Join(w.state, "sesame/wm")
@@ -596,11 +593,16 @@ func childChecks(t *testing.T, role string, supervised bool) {
 			unix.Close(fd)
 		}
 		dialHub(t, w)
-		// Denied: the state dir (the audit log, other roles' databases), writing the settings.
+		// Denied: the state dir (the audit log, other roles' databases), the configuration
+		// (the hub pushes the settings; a legacy wm.toml is not read either).
 		_, err = os.ReadDir(filepath.Join(w.state))
 		expectErrno(t, "list the state dir", err, unix.EACCES)
 		err = os.WriteFile(filepath.Join(w.state, "sesame/wm-mru"), nil, 0o600)
 		expectErrno(t, "write in $XDG_STATE_HOME/sesame, outside its own sesame/wm", err, unix.EACCES)
+		_, err = os.ReadFile(filepath.Join(w.config, "sesame/wm.toml"))
+		expectErrno(t, "read wm.toml", err, unix.EACCES)
+		_, err = os.ReadFile(filepath.Join(w.config, "sesame/config.toml"))
+		expectErrno(t, "read the configuration", err, unix.EACCES)
 		err = os.WriteFile(filepath.Join(w.config, "sesame/wm.toml"), []byte("evil = 1\n"), 0o600)
 		expectErrno(t, "write wm.toml", err, unix.EACCES)
 	case "clipboard":

@@ -15,6 +15,9 @@ const (
 	WmFocus   = "wm.focus"   // WmFocusRequest → WmFocusReply; CodeNotFound when nothing matches or is bound
 	WmOverlay = "wm.overlay" // WmOverlayRequest → WmOverlayReply, once the overlay ends
 	WmStatus  = "wm.status"  // nothing → WmStatusReply
+	// WmConfig is how the hub pushes the configuration (ConfigPush), [wm] being what the
+	// role reads; the role accepts it only from the hub.
+	WmConfig = "wm.config"
 )
 
 // WmWindow is one toplevel window. ID lasts as long as the wm role runs.

@@ -67,7 +67,7 @@ type desk struct {
 	// needPresent: a redraw waits for a buffer to be released.
 	needPresent bool
 
-	reload  *reloader // nil in tests
+	next    *pending // settings waiting for the overlay to close
 	ov      *overlay
 	m       Machine
 	sess    *session
@@ -379,14 +379,12 @@ func (d *desk) onKey(e client.KeyboardKeyEvent) {
 // trigger opens an overlay, or moves the selection of the open one. reply receives how it
 // ended (at once for "advanced" and "none").
 func (d *desk) trigger(req api.WmOverlayRequest, received time.Time, reply chan api.WmOverlayReply) {
+	if d.m.Phase() == Idle && d.next != nil {
+		d.applyNext()
+	}
 	if d.layer == nil {
 		reply <- api.WmOverlayReply{Result: "none"}
 		return
-	}
-	if d.m.Phase() == Idle && d.reload != nil {
-		if cfg := d.reload.check(); cfg != nil {
-			d.apply(*cfg)
-		}
 	}
 	now := d.now()
 	if d.m.Phase() != Idle {
@@ -421,20 +419,42 @@ func (d *desk) trigger(req api.WmOverlayRequest, received time.Time, reply chan 
 	}
 }
 
-// apply takes new settings (between sessions).
-func (d *desk) apply(cfg Config) {
-	mask, err := cfg.modMask()
+// pending is settings to apply between sessions.
+type pending struct {
+	cfg     Config
+	rend    *renderer // the renderer of a new font (nil: none loaded)
+	newFont bool      // rend replaces the one in use
+}
+
+// configure takes new settings: at once when no overlay is open, else before the next one.
+// A renderer for a new font comes made (rend, with newFont).
+func (d *desk) configure(cfg Config, rend *renderer, newFont bool) {
+	if !newFont && d.next != nil && d.next.newFont {
+		rend, newFont = d.next.rend, true // a font loaded for settings not applied yet
+	}
+	d.next = &pending{cfg: cfg, rend: rend, newFont: newFont}
+	if d.m.Phase() == Idle {
+		d.applyNext()
+	}
+}
+
+// applyNext applies the pending settings (between sessions).
+func (d *desk) applyNext() {
+	p := d.next
+	d.next = nil
+	mask, err := p.cfg.modMask()
 	if err != nil {
 		d.logf("wm: %v", err)
 		return
 	}
-	if cfg.Font != d.cfg.Font || d.rend == nil {
-		d.rend = loadRenderer(cfg.Font, cfg.Theme, d.reload.getenv, d.logf)
-	} else {
-		d.rend.theme = cfg.Theme
+	if p.newFont {
+		d.rend = p.rend
 	}
-	d.cfg, d.mask = cfg, mask
-	d.m = Machine{Threshold: cfg.Threshold, LauncherDwell: cfg.LauncherDwell, Bindings: cfg.Bindings}
+	if d.rend != nil {
+		d.rend.theme = p.cfg.Theme
+	}
+	d.cfg, d.mask = p.cfg, mask
+	d.m = Machine{Threshold: p.cfg.Threshold, LauncherDwell: p.cfg.LauncherDwell, Bindings: p.cfg.Bindings}
 }
 
 // run carries out the machine's actions.

@@ -1,33 +1,44 @@
 package wm
 
 import (
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/open-sesame/sesame/config"
 )
 
-// FuzzLoadConfig: any wm.toml is either settings or an error, never a panic, and what
-// loads has a valid modifier and one-letter keys.
-func FuzzLoadConfig(f *testing.F) {
-	f.Add([]byte("tap_threshold = \"180ms\"\nmodifier = \"super\"\n[colors]\ncard = \"#102030\"\n[keys.z]\napps = [\"charlie\"]\n"))
-	f.Add([]byte("default_keys = false\n[keys.q]\nlaunch = \"qutebrowser\"\n"))
-	f.Add([]byte("[keys.ab]\napps = [\"x\"]\n"))
-	f.Add([]byte("tap = 1\n"))
-	dir := f.TempDir()
+// FuzzSettings: any configuration pushed (config.Config as JSON) gives settings or an
+// error, never a panic, and what it gives has a valid modifier, a threshold in bounds and
+// one-letter ASCII keys. The [wm] table itself is checked where it is written: config's
+// FuzzLoad.
+func FuzzSettings(f *testing.F) {
+	f.Add(config.Default().JSON())
+	for _, toml := range []string{
+		"[wm]\ntap_threshold = \"180ms\"\nmodifier = \"super\"\n[wm.colors]\ncard = \"#102030\"\n[wm.keys.z]\napps = [\"charlie\"]\n",
+		"[wm]\ndefault_keys = false\n[wm.keys.q]\nlaunch = \"qutebrowser\"\n",
+	} {
+		ld, err := config.LoadFiles([]config.File{{Name: "config.toml", Data: []byte(toml)}})
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(ld.Config.JSON())
+	}
+	f.Add([]byte(`{"wm":{"tap_threshold":"6s","modifier":"alt"}}`))
+	f.Add([]byte(`{"wm":{"modifier":"ctrl","font":"x","default_keys":true,"colors":{},"keys":{"ab":{"apps":["x"]},"é":{"launch":"y"}}}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		path := filepath.Join(dir, "wm.toml")
-		os.WriteFile(path, b, 0o600)
-		cfg, err := loadConfig(path)
+		_, cfg, err := settingsFromJSON(b)
 		if err != nil {
 			return
 		}
 		if _, err := cfg.modMask(); err != nil {
-			t.Fatalf("loaded a bad modifier: %v", err)
+			t.Fatalf("a bad modifier: %v", err)
+		}
+		if cfg.Threshold < 0 || cfg.Threshold > maxThreshold || cfg.Font == "" {
+			t.Fatalf("threshold %v, font %q", cfg.Threshold, cfg.Font)
 		}
 		for _, k := range cfg.Bindings {
-			if k.Key == 0 || k.Key > 127 {
-				t.Fatalf("key %q", k.Key)
+			if k.Key == 0 || k.Key > 127 || len(k.Apps) == 0 && k.Launch == "" {
+				t.Fatalf("binding %+v", k)
 			}
 		}
 	})

@@ -18,12 +18,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/open-sesame/sesame/internal/atomicfile"
 	"os"
 	"path/filepath"
+	"reflect"
+	"sync"
 	"time"
 
 	"github.com/open-sesame/sesame/bus"
+	"github.com/open-sesame/sesame/config"
+	"github.com/open-sesame/sesame/internal/atomicfile"
 	"github.com/open-sesame/sesame/roles/api"
 	"github.com/open-sesame/sesame/roles/env"
 	"github.com/open-sesame/sesame/sandbox"
@@ -46,17 +49,11 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 	}
 	defer rs.Close()
 	id, rdir, seal := rs.Identity, rs.RuntimeDir, rs.Seal
-	cfgHome, err := e.ConfigDir()
-	if err != nil {
-		return fmt.Errorf("wm: %w", err)
-	}
-	cfgPath := filepath.Join(cfgHome, "sesame", configFileName)
-	cfg, err := loadConfig(cfgPath)
-	if err != nil {
-		e.Logf("wm: %v; using the built-in settings", err)
-	}
-	fonts := func(family string) *renderer { return loadRenderer(family, cfg.Theme, e.Getenv, e.Logf) }
-	rend := fonts(cfg.Font)
+	// The built-in settings until the hub's configuration arrives (asked for as soon as the
+	// role is connected, before it reports ready). Their font is loaded now; a font the
+	// configuration names instead loads under the sandbox, from fontconfig's directories.
+	cfg := DefaultConfig()
+	rend := loadRenderer(cfg.Font, cfg.Theme, e.Getenv, e.Logf)
 	state, err := e.StateDir()
 	if err != nil {
 		return fmt.Errorf("wm: %w", err)
@@ -83,8 +80,8 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("wm: %w", err)
 	}
-	// From here on the role reaches only the compositor, the fonts, its settings and the bus
-	// (package sandbox).
+	// From here on the role reaches only the compositor, the fonts, its window order and the
+	// bus (package sandbox); its settings come over the bus.
 	sdirs := sandbox.NewDirs(rdir, e.DataDir, e.ConfigDir, e.StateDir)
 	sdirs.Home, sdirs.Wayland = e.Getenv("HOME"), sock
 	if _, err := sandbox.Apply(sandbox.WM, sdirs, e.Getenv, e.Logf); err != nil {
@@ -108,7 +105,6 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 		conn.Close()
 		return fmt.Errorf("wm: %w", err)
 	}
-	d.reload = newReloader(cfgPath, e.Getenv, e.Logf)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	wlErr := make(chan error, 1)
@@ -116,13 +112,26 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 		wlErr <- conn.Run(ctx)
 		cancel()
 	}()
-	s := &server{d: d, c: conn}
+	s := &server{d: d, c: conn, getenv: e.Getenv, logf: e.Logf}
+	s.mu.wm, s.mu.font, s.mu.fontOK = config.DefaultWM(), cfg.Font, rend != nil
 	err = bus.ServeRole(ctx, e.Getenv, bus.RoleConfig{
 		Identity:   id,
 		Seal:       seal,
 		RuntimeDir: rdir,
 		Handler:    s.handle,
 		Logf:       e.Logf,
+		Connected: func(cl *bus.Client) {
+			// Before readiness, so that an overlay opened as soon as the role is up has the
+			// user's settings.
+			cctx, cancel := context.WithTimeout(ctx, pullWait)
+			defer cancel()
+			var p api.ConfigPush
+			if err := cl.Call(cctx, api.HubConfig, "", nil, &p); err != nil {
+				e.Logf("wm: %v (the built-in settings apply until the hub pushes some)", err)
+				return
+			}
+			s.configure(&p)
+		},
 	})
 	select {
 	case werr := <-wlErr:
@@ -149,57 +158,64 @@ func serveUnavailable(ctx context.Context, e *env.Env, id *bus.Identity, seal *b
 }
 
 // loadRenderer finds the font and makes a renderer; nil (the overlay draws nothing, switching
-// still works) when there is no usable font.
+// still works) when there is no usable font. A font file the role cannot read (its sandbox
+// reads fontconfig's directories only) or parse gives way to a sans-serif family found there.
 func loadRenderer(family string, theme Theme, getenv func(string) string, logf func(string, ...any)) *renderer {
-	files, err := findFont(family, fontconfigDirs(getenv, "/etc/fonts"))
+	dirs := fontconfigDirs(getenv, "/etc/fonts")
+	r, err := rendererFor(family, theme, dirs)
+	if err != nil && filepath.IsAbs(family) {
+		logf("wm: %v (fonts are read from fontconfig's directories only): using a sans-serif family found there", err)
+		r, err = rendererFor(string(config.DefaultWM().Font), theme, dirs)
+	}
 	if err != nil {
 		logf("wm: no font for the overlay (%v): it will show nothing", err)
 		return nil
 	}
-	r, err := newRenderer(theme, files)
-	if err != nil {
-		logf("wm: %v: the overlay will show nothing", err)
-		return nil
-	}
 	return r
 }
 
-// reloader reads wm.toml again when it changed.
-type reloader struct {
-	path   string
-	getenv func(string) string
-	logf   func(string, ...any)
-	stamp  string // size and mtime of the file last read ("" when absent)
-}
-
-func newReloader(path string, getenv func(string) string, logf func(string, ...any)) *reloader {
-	r := &reloader{path: path, getenv: getenv, logf: logf}
-	r.stamp = r.current()
-	return r
-}
-
-func (r *reloader) current() string {
-	fi, err := os.Stat(r.path)
+func rendererFor(family string, theme Theme, dirs []string) (*renderer, error) {
+	files, err := findFont(family, dirs)
 	if err != nil {
-		return ""
+		return nil, err
 	}
-	return fmt.Sprint(fi.Size(), fi.ModTime().UnixNano())
+	return newRenderer(theme, files)
 }
 
-// check returns the new settings when the file changed and loads, else nil.
-func (r *reloader) check() *Config {
-	now := r.current()
-	if now == r.stamp {
-		return nil
+// pullWait bounds the hub.config call made when the role connects.
+const pullWait = 5 * time.Second
+
+// configure takes the configuration the hub sends (hub.config, wm.config): when its [wm]
+// table changed, the new settings go to the desk, which applies them at once when no overlay
+// is open, else before the next one opens. A new font is loaded here, off the Wayland
+// goroutine. Settings that do not convert are logged and not applied.
+func (s *server) configure(p *api.ConfigPush) {
+	wm, cfg, err := settingsFromJSON(p.Config)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p.Seq <= s.mu.seq {
+		return // older than the configuration applied
 	}
-	r.stamp = now
-	cfg, err := loadConfig(r.path)
+	s.mu.seq = p.Seq
 	if err != nil {
-		r.logf("wm: %v; the settings in use stay", err)
-		return nil
+		s.logf("wm: configuration %d: %v; the settings in use stay", p.Seq, err)
+		return
 	}
-	r.logf("wm: %s changed: settings applied", r.path)
-	return &cfg
+	if reflect.DeepEqual(wm, s.mu.wm) {
+		return
+	}
+	var rend *renderer
+	newFont := cfg.Font != s.mu.font || !s.mu.fontOK
+	if newFont {
+		rend = loadRenderer(cfg.Font, cfg.Theme, s.getenv, s.logf)
+		s.mu.font, s.mu.fontOK = cfg.Font, rend != nil
+	}
+	if err := s.do(func() error { s.d.configure(cfg, rend, newFont); return nil }); err != nil {
+		s.logf("wm: configuration %d not applied: %v", p.Seq, err)
+		return
+	}
+	s.mu.wm = wm
+	s.logf("wm: settings of configuration %d taken", p.Seq)
 }
 
 // persist writes the saved order, the latest one whenever it changes.
@@ -224,8 +240,18 @@ func persist(ctx context.Context, path string, saves <-chan []savedWindow, logf 
 }
 
 type server struct {
-	d *desk
-	c *wayland.Conn
+	d      *desk
+	c      *wayland.Conn
+	getenv func(string) string
+	logf   func(string, ...any)
+
+	mu struct {
+		sync.Mutex
+		seq    uint64    // of the last configuration taken
+		wm     config.WM // its [wm] table, as last applied
+		font   string    // the font last loaded
+		fontOK bool      // and whether it loaded
+	}
 }
 
 func decode(req *bus.Envelope, v any) error {
@@ -246,6 +272,16 @@ func (s *server) do(f func() error) error {
 
 func (s *server) handle(ctx context.Context, req *bus.Envelope) (any, error) {
 	switch req.Kind {
+	case api.WmConfig:
+		if req.Caller == nil || req.Caller.Role != bus.HubCaller {
+			return nil, bus.Errorf(bus.CodeDenied, "wm: only the hub sends configuration")
+		}
+		var p api.ConfigPush
+		if err := decode(req, &p); err != nil {
+			return nil, err
+		}
+		s.configure(&p)
+		return nil, nil
 	case api.WmList:
 		var out api.WmListReply
 		err := s.do(func() error { out.Windows = s.d.list(); return nil })

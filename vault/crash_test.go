@@ -20,6 +20,9 @@ func TestMain(m *testing.M) {
 	if path := os.Getenv(childEnv); path != "" {
 		os.Exit(crashChild(path))
 	}
+	if path := os.Getenv(rotateChildEnv); path != "" {
+		os.Exit(rotateChild(path))
+	}
 	code := m.Run()
 	benchCleanup()
 	os.Exit(code)

@@ -15,9 +15,12 @@ const infoPurpose = "sesame vault v1 purpose"
 const MaxPurposeLen = 32
 
 // DeriveKey returns a 32-byte key for purpose, derived from the master key, in a new
-// [secmem.Buf] the caller must Destroy. The same vault and purpose give the same key for as
-// long as the vault exists (changing factors rewraps the master key, it does not change
-// it), so a role can keep data encrypted under it across unlocks. purpose is 1 to 32 bytes
+// [secmem.Buf] the caller must Destroy. The same vault and purpose give the same key across
+// unlocks, so a role can keep data encrypted under it, until a factor change rotates the
+// master key (see "Rotation" in the package documentation): the key then changes with it,
+// as it must, or the holder of a removed factor could derive it from an old copy of the
+// vault. A caller that keeps data should check that it still decrypts, and start afresh or
+// re-encrypt when it does not. purpose is 1 to 32 bytes
 // of lower-case letters, digits and '-'. It returns an error wrapping [ErrLocked] while the
 // vault is locked.
 func (v *Vault) DeriveKey(purpose string) (*secmem.Buf, error) {

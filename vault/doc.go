@@ -133,15 +133,66 @@
 // C(8,4) = 70 wraps); "any" and "all" to 16.
 //
 // [Vault.ChangeFactors] adds and removes factors and changes the policy of
-// an unlocked vault: it keeps the wraps the new policy still calls for and
-// seals the others from the master key held while unlocked. A new wrap over
-// existing factors needs their secrets, so those factors are presented again
-// and proved against the master key ([InputsNeeded] says which): adding a
-// factor to an "any" vault, or removing one from an "any" or "k-of-n" vault,
-// needs nothing more; changing an "all" vault takes all its factors. The new
-// header replaces the old in one transaction, with a fresh MAC, and the WAL
-// is checkpointed at once. The master key does not change: a copy of the
-// file made earlier still opens with the factors of its time.
+// an unlocked vault. Unless the change replaces the master key (see
+// Rotation), it keeps the wraps the new policy still calls for and seals the
+// others from the master key held while unlocked. A new wrap over existing
+// factors needs their secrets, so those factors are presented again
+// ([InputsNeeded] says which): an ssh-agent signature is checked against the
+// stored key, as at enrolment, and a password or an age key must open an
+// existing wrap to the master key (a mistyped password would otherwise
+// become the factor). Adding a factor to an "any" or "k-of-n" vault needs
+// nothing; changing an "all" vault takes all its factors. The new header
+// replaces the old in one transaction, with a fresh MAC, and the WAL is
+// checkpointed at once.
+//
+// # Rotation
+//
+// A copy of the file made before a change (a backup, a synced folder) keeps
+// opening with the factors of its time. Were the master key to stay, whoever
+// holds a removed factor and such a copy would get the key that protects
+// every secret written since, in any later copy of the file. So a change
+// after which some set of factors opens the old header but not the new one
+// replaces the master key: removing a factor, raising the threshold (any to
+// all, 1-of-3 to 2-of-3), adding a factor to an "all" vault. Lowering the
+// threshold, or adding a factor under "any" or "k-of-n", keeps it: every set
+// that opened the old header opens the new one. [Change].Rotate forces a
+// rotation.
+//
+// A rotation draws a new random master key, seals every wrap afresh over it,
+// and, in one SQLite transaction, stores the new header and rewrites every
+// secret: decrypted under the old keys (the value into protected memory),
+// sealed under the new ones with a fresh nonce, stored under its new lookup
+// id. The new wraps need the secret of every remaining factor, so each
+// password and ssh-agent factor is presented (and proved, as above); an age
+// factor is re-enrolled to its recipient instead (a new factor key and age
+// file), which needs no input. The vault's write lock is held from the first
+// row read to the swap of the keys, so nothing is written under the old key
+// after the commit.
+//
+//	unlocked (mk)
+//	   | prove the inputs, enrol, draw mk', seal the new header under mk'
+//	   v
+//	transaction: new header; every row decrypted under mk, sealed under mk'
+//	   |                        \
+//	   | COMMIT (fsync)          \ error or crash: rolled back; the file is
+//	   v                          \ the old vault, whole (old factors, mk)
+//	committed: the file is the new vault, whole (new factors, mk')
+//	   | swap the keys, wipe mk and the old working keys, checkpoint the WAL
+//	   v
+//	unlocked (mk')
+//
+// TestRotationCrash kills a rotation at each step. If COMMIT itself fails,
+// the commit record may or may not be in the WAL, so the vault refuses every
+// operation until it is reopened, which reads whichever vault is there.
+// A secret that fails to decrypt stops the rotation, and nothing changes.
+//
+// What a rotation cannot do: the old copy still holds the secrets of its
+// time under the old key, readable with the removed factor. A secret that
+// its holder must not know has to be changed where it is used.
+//
+// Cost: 19 to 35 ms per 1,000 small secrets on the 2-core development VM
+// (the low end when it was quiet), linear in their number (BenchmarkRekey),
+// plus one Argon2id derivation per password presented.
 //
 // # On-disk format
 //
@@ -200,8 +251,8 @@
 //
 // # Durability and atomicity
 //
-// Every Set and Delete is one SQLite transaction, committed with
-// synchronous=FULL before it returns, so an acknowledged write survives the
+// Every Set and Delete, and every factor change with its rotation, is one
+// SQLite transaction, committed with synchronous=FULL before it returns, so an acknowledged write survives the
 // process being killed at any instant (and a power loss). GetMany reads in
 // one transaction. temp_store=MEMORY keeps temporary data off the disk, and
 // secure_delete overwrites deleted cells in the main file; an old

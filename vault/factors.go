@@ -3,7 +3,9 @@ package vault
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
 	"crypto/subtle"
+	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -318,39 +320,67 @@ type Change struct {
 	// Policy is the new policy; nil keeps the current one (a k-of-n policy
 	// keeps its k).
 	Policy *Policy
+	// Rotate replaces the master key even if the change does not call for
+	// it (see "Rotation" in the package documentation). A Change with only
+	// Rotate set changes nothing else.
+	Rotate bool
+}
+
+// ChangeResult says what [Vault.ChangeFactors] did.
+type ChangeResult struct {
+	Added []string // the ids given to Change.Add, in its order
+	// Rotated is set when the master key was replaced: every secret was
+	// re-encrypted under the new one (Reencrypted of them) and every wrap
+	// sealed afresh, in the transaction that stored the new header.
+	Rotated     bool
+	Reencrypted int
 }
 
 // ChangeFactors adds and removes factors and changes the policy of an
-// unlocked vault, and returns the ids given to the added factors.
+// unlocked vault.
 //
-// The master key does not change. The new header keeps every wrap whose set
+// When some set of factors that opens the current header would not open the
+// new one (a factor is removed, the threshold rises, or a factor is added to
+// an "all" vault), the master key is replaced ("Rotation" in the package
+// documentation): a copy of the file made before the change keeps opening
+// with the factors of its time, and must not yield the key that protects
+// what is written after it. A new random master key is drawn; every secret is
+// re-encrypted under the keys derived from it, and every wrap is sealed
+// afresh; an age factor that stays is re-enrolled to its recipient (a new
+// factor key and age file), and every password and ssh-agent factor that
+// stays must be presented. Rows and header are replaced in one SQLite
+// transaction, so a crash leaves the old vault or the new one, whole; the old
+// keys are wiped once it has committed. Change.Rotate asks for this whatever
+// the change.
+//
+// Otherwise the master key stays. The new header keeps every wrap whose set
 // of factors the new policy still accepts, and seals a new wrap for every
 // other set it accepts, from the master key held while unlocked and the
-// secrets of that set's factors. Existing factors that are members of a new
-// wrap (see [InputsNeeded]) must therefore be presented in inputs (factor id
-// → input, as for [Vault.UnlockWith]), and each must prove correct by opening
-// an existing wrap to this master key together with other presented
-// factors: changing an "all" vault takes every factor, as unlocking it does.
-// Adding a factor under "any", and removing one under "any" or "k-of-n",
-// needs no input.
+// secrets of that set's factors, which must therefore be presented.
+//
+// Either way, [InputsNeeded] says which existing factors must be presented
+// in inputs (factor id → input, as for [Vault.UnlockWith]). An ssh-agent
+// signature is checked against the stored key; a password or an age key
+// must also prove correct by opening an existing wrap to this master key
+// together with other presented factors (in an "all" vault that takes every
+// factor, as unlocking it does). Adding a factor under "any" needs no input.
 //
 // Errors: [ErrLocked] if the vault is locked; [ErrMissingFactors] if inputs
 // lack a factor the change needs; [ErrBadFactor] if a presented factor is
 // wrong (not saying which); [ErrInvalid] for an unknown factor id, removing
-// the last factor, or a policy the new factor set cannot have.
+// the last factor, or a policy the new factor set cannot have; [ErrCorrupt]
+// if a secret fails to decrypt during a rotation (nothing is changed then).
 //
-// The header is replaced in one transaction (compare-and-swap on the old
-// header), its MAC recomputed, and the write-ahead log checkpointed and
-// truncated at once, so the old header (which a removed factor still opens)
-// does not linger in the WAL. A copy of the file made before the change is
-// still opened by the factors of its time: removing a factor does not
-// re-encrypt the vault under a new master key.
-func (v *Vault) ChangeFactors(ch Change, inputs map[string][]byte) ([]string, error) {
-	fail := func(err error) ([]string, error) {
+// The header is replaced in a transaction that fails if the stored header is
+// no longer the one this change started from, its MAC is recomputed, and
+// the write-ahead log is checkpointed and truncated at once, so the old
+// header (which a removed factor still opens) does not linger in the WAL.
+func (v *Vault) ChangeFactors(ch Change, inputs map[string][]byte) (ChangeResult, error) {
+	fail := func(err error) (ChangeResult, error) {
 		if _, ok := errors.AsType[*corruptError](err); ok {
-			return nil, err
+			return ChangeResult{}, err
 		}
-		return nil, fmt.Errorf("vault: change factors of %q: %w", v.profile, err)
+		return ChangeResult{}, fmt.Errorf("vault: change factors of %q: %w", v.profile, err)
 	}
 	v.change.Lock()
 	defer v.change.Unlock()
@@ -402,35 +432,37 @@ func (v *Vault) ChangeFactors(ch Change, inputs map[string][]byte) ([]string, er
 		}
 	}
 
-	// The existing factors the new wraps need, proved against this master key.
-	need, more, err := InputsNeeded(h0.policy, oldIDs, pol, newIDs)
+	// What the change does, and the existing factors it needs, proved.
+	typeOf := func(id string) string {
+		if f := h0.factor(id); f != nil {
+			return f.typ
+		}
+		return ""
+	}
+	p, err := planChange(h0.policy, oldIDs, pol, newIDs, typeOf, ch.Rotate)
 	if err != nil {
 		return fail(err)
 	}
 	d := newDeriver(h0, inputs)
 	defer d.destroy()
-	if len(need) > 0 {
-		var absent []string
-		for _, id := range need {
-			if !d.usable(id) {
-				absent = append(absent, id)
-			}
-		}
-		if len(absent) > 0 {
-			return fail(fmt.Errorf("%w: this change seals new wraps over existing factors, so it needs %s presented (missing %s)", ErrMissingFactors, quoteList(need), quoteList(absent)))
-		}
-		verified, err := d.verify(mk)
-		if err != nil {
-			return fail(err)
-		}
-		for _, id := range need {
-			if !verified[id] {
-				return fail(fmt.Errorf("%w: %s must be proved by opening the vault under policy %s; present %d more factor(s)", ErrMissingFactors, quoteList(need), h0.policy.Format(len(oldIDs)), more))
-			}
-		}
+	if err := d.check(p, mk); err != nil {
+		return fail(err)
 	}
 
-	// Enrol the new factors (Argon2id for a password) and build the header.
+	// The key the wraps hold: the current one, or a new one.
+	wrapKey := mk
+	var fresh *secmem.Buf // the new master key until newKeys owns it
+	if p.rotate {
+		if fresh, err = secmem.New(masterKeyLen); err != nil {
+			return fail(err)
+		}
+		defer func() { fresh.Destroy() }()
+		rand.Read(fresh.Bytes()) // never fails (crypto/rand aborts the process instead)
+		wrapKey = fresh
+	}
+
+	// Enrol the new factors (Argon2id for a password), re-enrol the age
+	// factors of a rotation, and build the header.
 	secrets := map[string]*secmem.Buf{}
 	defer func() {
 		for _, s := range secrets {
@@ -439,7 +471,20 @@ func (v *Vault) ChangeFactors(ch Change, inputs map[string][]byte) ([]string, er
 	}()
 	h := &header{version: h0.version, vaultID: h0.vaultID, profile: h0.profile, created: h0.created, policy: pol}
 	for _, f := range h0.factors {
-		if !removed[f.id] {
+		switch {
+		case removed[f.id]:
+		case p.rotate && f.typ == FactorAge:
+			recipient, _, err := decodeAgeParams(f.params)
+			if err != nil {
+				return fail(err)
+			}
+			rec, s, err := enrollAge(h0.factorCtx(f.id), f.label, recipient)
+			if err != nil {
+				return fail(err)
+			}
+			secrets[rec.id] = s
+			h.factors = append(h.factors, rec)
+		default:
 			h.factors = append(h.factors, f)
 		}
 	}
@@ -454,7 +499,7 @@ func (v *Vault) ChangeFactors(ch Change, inputs map[string][]byte) ([]string, er
 	slices.SortFunc(h.factors, func(a, b factorRecord) int { return cmp.Compare(a.id, b.id) })
 	t, _ := pol.Threshold(len(newIDs))
 	for combo := range combinations(newIDs, t) {
-		if i := slices.IndexFunc(h0.wraps, func(w wrap) bool { return slices.Equal(w.ids, combo) }); i >= 0 {
+		if i := slices.IndexFunc(h0.wraps, func(w wrap) bool { return slices.Equal(w.ids, combo) }); i >= 0 && !p.rotate {
 			w := h0.wraps[i]
 			w.ids = slices.Clone(w.ids)
 			h.wraps = append(h.wraps, w)
@@ -470,27 +515,86 @@ func (v *Vault) ChangeFactors(ch Change, inputs map[string][]byte) ([]string, er
 			if err != nil {
 				return fail(err)
 			}
-			if s == nil { // cannot happen: InputsNeeded named it, and it verified
+			if s == nil { // cannot happen: the plan named it, and check proved it
 				return fail(fmt.Errorf("%w: no secret for factor %q", ErrMissingFactors, id))
 			}
 			ss[j] = s
 		}
-		w, err := sealWrap(h, combo, ss, mk)
+		w, err := sealWrap(h, combo, ss, wrapKey)
 		if err != nil {
 			return fail(err)
 		}
 		h.wraps = append(h.wraps, w)
 	}
-	if h.mac, err = headerMAC(h, mk); err != nil {
+	if h.mac, err = headerMAC(h, wrapKey); err != nil {
 		return fail(err)
 	}
 	if err := h.validate(); err != nil {
 		return fail(fmt.Errorf("new header is invalid: %w", err))
 	}
-	if err := v.replaceHeader(h0, h); err != nil {
+	if !p.rotate {
+		if err := v.replaceHeader(h0, h); err != nil {
+			return fail(err)
+		}
+		return ChangeResult{Added: addIDs}, nil
+	}
+	nk, err := newKeys(h, fresh)
+	if err != nil {
 		return fail(err)
 	}
-	return addIDs, nil
+	fresh = nil // nk owns it
+	n, err := v.rotate(h0, h, mk, nk)
+	if err != nil {
+		nk.destroy()
+		return fail(err)
+	}
+	return ChangeResult{Added: addIDs, Rotated: true, Reencrypted: n}, nil
+}
+
+// check makes sure that the inputs hold every factor the plan needs, each
+// proved: an ssh-agent signature by the stored key, any other input by
+// opening an existing wrap to mk.
+func (d *deriver) check(p changePlan, mk *secmem.Buf) error {
+	if len(p.need) == 0 {
+		return nil
+	}
+	why := "this change seals new wraps over existing factors"
+	if p.rotate {
+		why = "this change replaces the master key and seals every wrap afresh"
+	}
+	var absent []string
+	for _, id := range p.need {
+		f := d.h.factor(id)
+		if factorTypeOf(f.typ) == nil {
+			return fmt.Errorf("%w: %s, and factor %q is of type %q, which this build does not know", ErrUnsupported, why, id, f.typ)
+		}
+		if !d.usable(id) {
+			absent = append(absent, id)
+		}
+	}
+	if len(absent) > 0 {
+		return fmt.Errorf("%w: %s, so it needs %s presented (missing %s)", ErrMissingFactors, why, quoteList(p.need), quoteList(absent))
+	}
+	verified, err := d.verify(mk)
+	if err != nil {
+		return err
+	}
+	for _, id := range p.need {
+		if slices.Contains(p.prove, id) {
+			if !verified[id] {
+				return fmt.Errorf("%w: %s must be proved by opening the vault under policy %s; present %d more factor(s)", ErrMissingFactors, quoteList(p.prove), d.h.policy.Format(len(d.h.factors)), p.more)
+			}
+			continue
+		}
+		s, err := d.get(id)
+		if err != nil {
+			return err
+		}
+		if s == nil {
+			return ErrBadFactor
+		}
+	}
+	return nil
 }
 
 // verify opens every existing wrap whose factors all have inputs, and
@@ -556,12 +660,8 @@ func (v *Vault) replaceHeader(old, h *header) error {
 		return dbError(v.path, err)
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `UPDATE meta SET value = ? WHERE key = 'header' AND value = ?`, h.encode(), old.encode())
-	if err != nil {
-		return dbError(v.path, err)
-	}
-	if n, err := res.RowsAffected(); err != nil || n != 1 {
-		return fmt.Errorf("%q: the header changed under this process (another writer?); nothing was changed", v.path)
+	if err := v.swapHeader(ctx, tx, old, h); err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return dbError(v.path, err)
@@ -570,5 +670,18 @@ func (v *Vault) replaceHeader(old, h *header) error {
 	// Best effort: a reader holding an old snapshot makes it partial; the
 	// next checkpoint finishes the job.
 	v.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	return nil
+}
+
+// swapHeader stores h in place of old within tx, and fails if the stored
+// header is no longer old.
+func (v *Vault) swapHeader(ctx context.Context, tx *sql.Tx, old, h *header) error {
+	res, err := tx.ExecContext(ctx, `UPDATE meta SET value = ? WHERE key = 'header' AND value = ?`, h.encode(), old.encode())
+	if err != nil {
+		return dbError(v.path, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return fmt.Errorf("%q: the header changed under this process (another writer?); nothing was changed", v.path)
+	}
 	return nil
 }

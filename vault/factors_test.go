@@ -321,10 +321,10 @@ func TestChangeFactors(t *testing.T) {
 	mustSet(t, v, "k", "v")
 	ssh1 := sshEnrollment(t, testEd25519(t), "work")
 
-	// any + ssh-agent: no input needed.
-	ids, err := v.ChangeFactors(Change{Add: []Enrollment{ssh1}}, nil)
-	if err != nil || !slices.Equal(ids, []string{"ssh-agent"}) {
-		t.Fatalf("add ssh-agent: %q %v", ids, err)
+	// any + ssh-agent: no input needed, and the master key stays.
+	res, err := v.ChangeFactors(Change{Add: []Enrollment{ssh1}}, nil)
+	if err != nil || !slices.Equal(res.Added, []string{"ssh-agent"}) || res.Rotated {
+		t.Fatalf("add ssh-agent: %+v %v", res, err)
 	}
 	v = reopen(t, v)
 	for _, id := range []string{"password", "ssh-agent"} {
@@ -349,8 +349,10 @@ func TestChangeFactors(t *testing.T) {
 	if _, err := v.ChangeFactors(Change{Policy: &all}, bad); !errors.Is(err, ErrBadFactor) {
 		t.Errorf("any→all with a wrong password: %v", err)
 	}
-	if _, err := v.ChangeFactors(Change{Policy: &all}, inputsFor(t, v, "password", "ssh-agent")); err != nil {
-		t.Fatal(err)
+	// A single factor opened the old header and does not open the new one:
+	// the master key is replaced.
+	if res, err := v.ChangeFactors(Change{Policy: &all}, inputsFor(t, v, "password", "ssh-agent")); err != nil || !res.Rotated || res.Reencrypted != 1 {
+		t.Fatalf("any→all: %+v %v", res, err)
 	}
 	if pol, _ := v.Factors(); pol != PolicyAll {
 		t.Errorf("policy %v", pol)
@@ -369,8 +371,8 @@ func TestChangeFactors(t *testing.T) {
 		t.Errorf("all + age without the password: %v", err)
 	}
 	two := KOfN(2)
-	if _, err := v.ChangeFactors(Change{Add: []Enrollment{ageE}, Policy: &two}, inputsFor(t, v, "password", "ssh-agent")); err != nil {
-		t.Fatal(err)
+	if res, err := v.ChangeFactors(Change{Add: []Enrollment{ageE}, Policy: &two}, inputsFor(t, v, "password", "ssh-agent")); err != nil || res.Rotated {
+		t.Fatalf("all → 2-of-3 + age: %+v %v", res, err)
 	}
 	if pol, fis := v.Factors(); pol != two || len(fis) != 3 || len(v.header().wraps) != 3 {
 		t.Errorf("after adding age: %v %d factors %d wraps", pol, len(fis), len(v.header().wraps))
@@ -391,12 +393,34 @@ func TestChangeFactors(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// 2-of-3, remove the password: the two remaining wraps... one remains, no input needed.
-	if _, err := v.ChangeFactors(Change{Remove: []string{"password"}}, nil); err != nil {
-		t.Fatal(err)
+	// 2-of-3, remove the password: {password, age} opened the old header,
+	// so the master key is replaced. The ssh-agent key must sign again (its
+	// signature is checked against the stored key); the age factor is
+	// re-enrolled to its recipient and needs nothing.
+	_, before := v.Factors()
+	if _, err := v.ChangeFactors(Change{Remove: []string{"password"}}, nil); !errors.Is(err, ErrMissingFactors) || !strings.Contains(err.Error(), `replaces the master key`) {
+		t.Errorf("remove under 2-of-3 without the ssh-agent: %v", err)
 	}
-	if pol, fis := v.Factors(); pol != two || len(fis) != 2 || len(v.header().wraps) != 1 {
-		t.Errorf("after removing: %v %d factors %d wraps", pol, len(fis), len(v.header().wraps))
+	otherSig := map[string][]byte{"ssh-agent": sshSign(t, testRSA(t), "work", before[2].Challenge)}
+	if _, err := v.ChangeFactors(Change{Remove: []string{"password"}}, otherSig); !errors.Is(err, ErrBadFactor) {
+		t.Errorf("remove under 2-of-3 with another key's signature: %v", err)
+	}
+	if res, err := v.ChangeFactors(Change{Remove: []string{"password"}}, inputsFor(t, v, "ssh-agent")); err != nil || !res.Rotated || res.Reencrypted != 1 {
+		t.Fatalf("remove under 2-of-3: %+v %v", res, err)
+	}
+	pol, after := v.Factors()
+	if pol != two || len(after) != 2 || len(v.header().wraps) != 1 {
+		t.Errorf("after removing: %v %d factors %d wraps", pol, len(after), len(v.header().wraps))
+	}
+	if after[0].ID != "age" || bytes.Equal(after[0].AgeFile, before[0].AgeFile) || after[0].Recipient != before[0].Recipient {
+		t.Errorf("the age factor was not re-enrolled to its recipient: %+v", after[0])
+	}
+	if got := mustGet(t, v, "k"); got != "v" {
+		t.Fatal(got)
+	}
+	v = reopen(t, v)
+	if err := v.UnlockWith(inputsFor(t, v, "age", "ssh-agent")); err != nil {
+		t.Fatal(err)
 	}
 	// 2-of-2 minus one more would be 2-of-1: refused.
 	if _, err := v.ChangeFactors(Change{Remove: []string{"age"}}, nil); !errors.Is(err, ErrInvalid) {
@@ -423,26 +447,37 @@ func TestChangeFactors(t *testing.T) {
 		t.Fatal(got)
 	}
 	// Ids are reused only once free, and a second password gets password-2.
-	ids, err = v.ChangeFactors(Change{Add: []Enrollment{testPasswordEnrollment("one"), testPasswordEnrollment("two")}}, nil)
-	if err != nil || !slices.Equal(ids, []string{"password", "password-2"}) {
-		t.Errorf("two passwords: %q %v", ids, err)
+	res, err = v.ChangeFactors(Change{Add: []Enrollment{testPasswordEnrollment("one"), testPasswordEnrollment("two")}}, nil)
+	if err != nil || !slices.Equal(res.Added, []string{"password", "password-2"}) || res.Rotated {
+		t.Errorf("two passwords: %+v %v", res, err)
 	}
 }
 
 // TestRemovedFactorGone: after a factor is removed, its wrap is in no file of
-// the vault (main file, WAL): the old header is overwritten, not left behind.
+// the vault (main file, WAL): the old header is overwritten, not left behind;
+// and so are the rows encrypted under the old master key.
 func TestRemovedFactorGone(t *testing.T) {
 	v := createWith(t, "work", PolicyAny, testPasswordEnrollment(testPassword), Enrollment{Type: FactorAge, Recipient: testAgeRecipient})
 	mustSet(t, v, "k", "v")
 	old := v.header()
 	i := slices.IndexFunc(old.wraps, func(w wrap) bool { return slices.Equal(w.ids, []string{"age"}) })
 	ct := old.wraps[i].ct
-	if _, err := v.ChangeFactors(Change{Remove: []string{"age"}}, nil); err != nil {
+	var row []byte
+	if err := v.db.QueryRow(`SELECT value FROM secrets`).Scan(&row); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := v.ChangeFactors(Change{Remove: []string{"age"}}, nil); !errors.Is(err, ErrMissingFactors) {
+		t.Fatalf("remove under any without the password: %v", err)
+	}
+	if res, err := v.ChangeFactors(Change{Remove: []string{"age"}}, inputsFor(t, v, "password")); err != nil || !res.Rotated {
+		t.Fatal(res, err)
 	}
 	for name, b := range dirFiles(t, filepath.Dir(v.Path())) {
 		if bytes.Contains(b, ct[:]) {
 			t.Errorf("%s still holds the removed factor's wrap", name)
+		}
+		if bytes.Contains(b, row) {
+			t.Errorf("%s still holds a row sealed under the old master key", name)
 		}
 	}
 	path := v.Path()
@@ -450,6 +485,9 @@ func TestRemovedFactorGone(t *testing.T) {
 	for name, b := range dirFiles(t, filepath.Dir(path)) {
 		if bytes.Contains(b, ct[:]) {
 			t.Errorf("%s still holds the removed factor's wrap after close", name)
+		}
+		if bytes.Contains(b, row) {
+			t.Errorf("%s still holds a row sealed under the old master key after close", name)
 		}
 	}
 }
@@ -464,25 +502,51 @@ func TestInputsNeeded(t *testing.T) {
 	for _, tc := range []struct {
 		cur, next       Policy
 		curIDs, nextIDs string
+		rotate          bool
 		need            string
 		more            int
 	}{
-		{PolicyAny, PolicyAny, "a", "a,new", "", 0},
-		{PolicyAny, PolicyAny, "a,b", "a", "", 0},
-		{PolicyAny, PolicyAll, "a,b", "a,b", "a,b", 0},
-		{PolicyAll, PolicyAll, "a,b", "a,b,new", "a,b", 0},
-		{PolicyAll, PolicyAll, "a,b,c", "a,b", "a,b", 1},
-		{PolicyAll, PolicyAny, "a,b", "a,b", "a,b", 0},
-		{KOfN(2), KOfN(2), "a,b,c", "a,b", "", 0},
-		{KOfN(2), KOfN(2), "a,b,c", "a,b,c,new", "a,b,c", 0},
-		{KOfN(2), PolicyAny, "a,b,c", "a,b,c", "a,b,c", 0},
-		{KOfN(3), KOfN(2), "a,b,c,d", "a,b,c,d", "a,b,c,d", 0},
-		{KOfN(3), PolicyAny, "a,b,c,d", "a", "a", 2},
-		{PolicyAny, KOfN(2), "a,b,c", "a,b,c", "a,b,c", 0},
+		// Ids that name no type: every needed factor is presented and proved.
+		{PolicyAny, PolicyAny, "a", "a,new", false, "", 0},
+		{PolicyAny, PolicyAny, "a,b", "a", true, "a", 0},
+		{PolicyAny, PolicyAll, "a,b", "a,b", true, "a,b", 0},
+		{PolicyAll, PolicyAll, "a,b", "a,b,new", true, "a,b", 0},
+		{PolicyAll, PolicyAll, "a,b,c", "a,b", false, "a,b", 1},
+		{PolicyAll, PolicyAny, "a,b", "a,b", false, "a,b", 0},
+		{KOfN(2), KOfN(2), "a,b,c", "a,b", true, "a,b", 0},
+		{KOfN(2), KOfN(2), "a,b,c", "a,b,c,new", false, "a,b,c", 0},
+		{KOfN(2), PolicyAny, "a,b,c", "a,b,c", false, "a,b,c", 0},
+		{KOfN(3), KOfN(2), "a,b,c,d", "a,b,c,d", false, "a,b,c,d", 0},
+		{KOfN(3), PolicyAny, "a,b,c,d", "a", true, "a", 2},
+		{PolicyAny, KOfN(2), "a,b,c", "a,b,c", true, "a,b,c", 0},
+		{KOfN(2), KOfN(3), "a,b,c", "a,b,c", true, "a,b,c", 0},
+		{KOfN(2), KOfN(2), "a,b", "a,b,new", false, "a,b", 0},
+		// The vault's own ids: a rotation re-enrols age factors and takes an
+		// ssh-agent signature on its face; a password is proved by a wrap.
+		{PolicyAny, PolicyAny, "age,password,ssh-agent", "age,password", true, "password", 0},
+		{PolicyAny, PolicyAny, "age,age-2", "age", true, "", 0},
+		{PolicyAny, PolicyAny, "password,password-2", "password-2", true, "password-2", 0},
+		{KOfN(2), KOfN(2), "age,password,ssh-agent", "age,ssh-agent", true, "ssh-agent", 0},
+		{KOfN(2), KOfN(2), "age,password,ssh-agent", "age,password", true, "password", 1},
+		{KOfN(2), PolicyAny, "age,password,ssh-agent", "ssh-agent", true, "ssh-agent", 0},
+		{PolicyAll, PolicyAny, "age,ssh-agent", "ssh-agent", false, "ssh-agent", 0},
+		{PolicyAll, PolicyAny, "age,password", "password", false, "password", 1},
+		{PolicyAll, PolicyAll, "password,ssh-agent", "age,password,ssh-agent", true, "password,ssh-agent", 0},
+		{PolicyAny, PolicyAny, "password,ssh-agent", "age,password,ssh-agent", false, "", 0},
 	} {
 		need, more, err := InputsNeeded(tc.cur, ids(tc.curIDs), tc.next, ids(tc.nextIDs))
 		if err != nil || !slices.Equal(need, ids(tc.need)) || more != tc.more {
 			t.Errorf("%v %s → %v %s: need %q more %d %v; want %q %d", tc.cur, tc.curIDs, tc.next, tc.nextIDs, need, more, err, tc.need, tc.more)
+		}
+		p, err := planChange(tc.cur, ids(tc.curIDs), tc.next, ids(tc.nextIDs), idType, false)
+		if err != nil || p.rotate != tc.rotate {
+			t.Errorf("%v %s → %v %s: rotate %v %v, want %v", tc.cur, tc.curIDs, tc.next, tc.nextIDs, p.rotate, err, tc.rotate)
+		}
+	}
+	for id, want := range map[string]string{"password": "password", "password-2": "password", "ssh-agent": "ssh-agent", "ssh-agent-12": "ssh-agent",
+		"age-3": "age", "age-1": "", "age-02": "", "age-": "", "agent": "", "a": "", "-2": "", "password-x": ""} {
+		if got := idType(id); got != want {
+			t.Errorf("idType(%q) = %q, want %q", id, got, want)
 		}
 	}
 }

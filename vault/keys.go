@@ -172,18 +172,33 @@ func openInto(aead cipher.AEAD, nonce, ct, ad []byte) (*secmem.Buf, error) {
 	if err != nil {
 		return nil, err
 	}
-	dst := buf.Bytes()[:0]
-	out, err := aead.Open(dst, nonce, ct, ad)
-	if err != nil {
+	if _, err := openTo(aead, nonce, ct, ad, buf.Bytes()); err != nil {
 		buf.Destroy()
-		return nil, errAuth
-	}
-	if n > 0 && &out[0] != &buf.Bytes()[0] { // cannot happen: cap(dst) == n
-		secmem.Wipe(out)
-		buf.Destroy()
-		return nil, errors.New("plaintext escaped protected memory")
+		return nil, err
 	}
 	return buf, nil
+}
+
+// openTo decrypts ct into dst[:0], which must have room for the plaintext,
+// and returns the plaintext there. Anything else is an error: the plaintext
+// never lands in memory that dst does not cover.
+func openTo(aead cipher.AEAD, nonce, ct, ad, dst []byte) ([]byte, error) {
+	n := len(ct) - aead.Overhead()
+	if n < 0 {
+		return nil, errors.New("ciphertext too short")
+	}
+	if cap(dst) < n {
+		return nil, errors.New("no room for the plaintext")
+	}
+	out, err := aead.Open(dst[:0], nonce, ct, ad)
+	if err != nil {
+		return nil, errAuth
+	}
+	if n > 0 && &out[0] != &dst[:1][0] { // cannot happen: cap(dst) >= n
+		secmem.Wipe(out)
+		return nil, errors.New("plaintext escaped protected memory")
+	}
+	return out, nil
 }
 
 // headerMAC returns HMAC-SHA256 over the header body under a key derived
@@ -340,6 +355,11 @@ func (k *keys) openRecord(r *record, want string) (*secmem.Buf, error) {
 	if subtle.ConstantTimeCompare([]byte(name), []byte(want)) != 1 {
 		return nil, errors.New("record holds another name")
 	}
+	return k.openValue(r)
+}
+
+// openValue decrypts the value of r into secmem; r.name is not checked.
+func (k *keys) openValue(r *record) (*secmem.Buf, error) {
 	if len(r.value) < aeadOverhead || len(r.value) > aeadOverhead+MaxValueLen {
 		return nil, fmt.Errorf("value ciphertext is %d bytes", len(r.value))
 	}
@@ -348,4 +368,17 @@ func (k *keys) openRecord(r *record, want string) (*secmem.Buf, error) {
 		return nil, fmt.Errorf("value: %v", err)
 	}
 	return v, nil
+}
+
+// openValueTo is openValue into dst, a slice of protected memory of
+// capacity at least the plaintext's length, and returns the plaintext there.
+func (k *keys) openValueTo(r *record, dst []byte) ([]byte, error) {
+	if len(r.value) < aeadOverhead || len(r.value) > aeadOverhead+MaxValueLen {
+		return nil, fmt.Errorf("value ciphertext is %d bytes", len(r.value))
+	}
+	out, err := openTo(k.value, r.nonce, r.value, k.recordAD('v', r.lid), dst)
+	if err != nil {
+		return nil, fmt.Errorf("value: %v", err)
+	}
+	return out, nil
 }

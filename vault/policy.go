@@ -83,53 +83,138 @@ func (p Policy) Threshold(n int) (int, error) {
 
 // InputsNeeded says which existing factors must be presented to move a vault
 // from policy cur over the factors curIDs to policy next over nextIDs (which
-// may name new factors, and omit removed ones).
+// may name new factors, and omit removed ones). It is what
+// [Vault.ChangeFactors] asks for, worked out from the ids alone, for a client
+// to collect the inputs before it sends the change.
 //
-// Wraps over a set of factors that both the old and the new policy accept
-// are kept as they are; every other wrap the new policy calls for is sealed
-// afresh, under a key derived from the secrets of its factors, and the
-// master key alone cannot do that. need lists the existing factors that are
-// members of such a new wrap. Each of them must also be shown correct, by
-// opening an existing wrap together with other presented factors, so at
-// least more further existing factors (any of them) must be presented too.
-// When need is empty, nothing needs presenting: an unlocked vault suffices.
+// A change that lets a set of factors open the old header but not the new
+// one (removing a factor, raising the threshold, adding a factor under
+// "all") replaces the master key (see "Rotation" in the package
+// documentation): every wrap is sealed afresh, so need lists every remaining
+// password and ssh-agent factor (an age factor is re-enrolled to its
+// recipient and needs nothing). Any other change keeps the wraps over sets
+// of factors that both policies accept and seals the rest; need lists the
+// existing factors that are members of those. An ssh-agent input is checked
+// against the stored key; any other (a password, an age key) must also be
+// shown correct by opening an existing wrap together with other presented
+// factors, so at least more further existing factors (any of them) must be
+// presented too. When need is empty, nothing needs presenting: an unlocked
+// vault suffices.
+//
+// The ids are the vault's own, which name their type: "password",
+// "ssh-agent", "age", then "password-2" and so on. An id that does not is
+// treated as a factor whose input must be presented and proved.
 func InputsNeeded(cur Policy, curIDs []string, next Policy, nextIDs []string) (need []string, more int, err error) {
-	ct, err := cur.threshold(len(curIDs))
-	if err != nil {
-		return nil, 0, fmt.Errorf("%w: %v", ErrInvalid, err)
-	}
-	nt, err := next.Threshold(len(nextIDs))
+	p, err := planChange(cur, curIDs, next, nextIDs, idType, false)
 	if err != nil {
 		return nil, 0, err
 	}
-	old := sortedCopy(curIDs)
-	have := map[string]bool{}
-	for combo := range combinations(old, ct) {
-		have[strings.Join(combo, "\x00")] = true
+	return p.need, p.more, nil
+}
+
+// idType returns the factor type that a vault-assigned id names ("password"
+// for "password" and "password-2"), or "" if the id names no known type.
+func idType(id string) string {
+	t := id
+	if i := strings.LastIndexByte(id, '-'); i > 0 {
+		if n, err := strconv.Atoi(id[i+1:]); err == nil && n >= 2 && strconv.Itoa(n) == id[i+1:] {
+			t = id[:i]
+		}
 	}
+	switch t {
+	case FactorPassword, FactorSSHAgent, FactorAge:
+		return t
+	}
+	return ""
+}
+
+// changePlan is what a factor change does to the master key and the wraps,
+// and what it needs presented.
+type changePlan struct {
+	// rotate: a new master key, every secret re-encrypted, every wrap
+	// sealed afresh, kept age factors re-enrolled.
+	rotate bool
+	need   []string // existing factors whose secrets the new wraps need, sorted
+	prove  []string // those of need that must open an existing wrap (not ssh-agent)
+	more   int      // further existing factors to present at least, for prove
+}
+
+// planChange works out a change from policy cur over curIDs to next over
+// nextIDs. typeOf gives the type of an existing factor ("" if unknown);
+// force asks for a rotation whatever the change.
+func planChange(cur Policy, curIDs []string, next Policy, nextIDs []string, typeOf func(string) string, force bool) (changePlan, error) {
+	ct, err := cur.threshold(len(curIDs))
+	if err != nil {
+		return changePlan{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	nt, err := next.Threshold(len(nextIDs))
+	if err != nil {
+		return changePlan{}, err
+	}
+	old, nxt := sortedCopy(curIDs), sortedCopy(nextIDs)
+	p := changePlan{rotate: force || mustRotate(old, ct, nxt, nt)}
 	isOld := map[string]bool{}
 	for _, id := range old {
 		isOld[id] = true
 	}
 	needed := map[string]bool{}
-	for combo := range combinations(sortedCopy(nextIDs), nt) {
-		if have[strings.Join(combo, "\x00")] {
-			continue
-		}
-		for _, id := range combo {
-			if isOld[id] {
+	if p.rotate {
+		for _, id := range nxt {
+			if isOld[id] && typeOf(id) != FactorAge {
 				needed[id] = true
+			}
+		}
+	} else {
+		have := map[string]bool{}
+		for combo := range combinations(old, ct) {
+			have[strings.Join(combo, "\x00")] = true
+		}
+		for combo := range combinations(nxt, nt) {
+			if have[strings.Join(combo, "\x00")] {
+				continue
+			}
+			for _, id := range combo {
+				if isOld[id] {
+					needed[id] = true
+				}
 			}
 		}
 	}
 	for id := range needed {
-		need = append(need, id)
+		p.need = append(p.need, id)
+		if typeOf(id) != FactorSSHAgent {
+			p.prove = append(p.prove, id)
+		}
 	}
-	slices.Sort(need)
-	if len(need) > 0 && len(need) < ct {
-		more = ct - len(need)
+	slices.Sort(p.need)
+	slices.Sort(p.prove)
+	if len(p.prove) > 0 && len(p.need) < ct {
+		p.more = ct - len(p.need)
 	}
-	return need, more, nil
+	return p, nil
+}
+
+// mustRotate reports whether some set of factors that opens a header with
+// threshold ct over old would not open one with threshold nt over next: then
+// whoever holds that set and a copy of the old file would get a master key
+// that the new header denies them, so the master key must change.
+func mustRotate(old []string, ct int, next []string, nt int) bool {
+	inNext := map[string]bool{}
+	for _, id := range next {
+		inNext[id] = true
+	}
+	for combo := range combinations(old, ct) {
+		kept := 0
+		for _, id := range combo {
+			if inNext[id] {
+				kept++
+			}
+		}
+		if kept < nt {
+			return true
+		}
+	}
+	return false
 }
 
 func sortedCopy(ids []string) []string {

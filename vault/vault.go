@@ -63,6 +63,10 @@ type Vault struct {
 		// first needs it, kept up to date by Set and Delete, and dropped
 		// on Lock: names are secret too.
 		names map[string]struct{}
+		// broken is set when a rotation's commit failed: the file may
+		// hold either master key, so nothing more is done until the vault
+		// is reopened (see rotate).
+		broken error
 	}
 }
 
@@ -475,6 +479,9 @@ func (v *Vault) unlock(inputs map[string][]byte) error {
 	case v.state.closed:
 		k.destroy()
 		return fail(ErrClosed)
+	case v.state.broken != nil:
+		k.destroy()
+		return fail(v.state.broken)
 	case v.state.keys != nil:
 		k.destroy() // already unlocked; the factors were right
 		return nil
@@ -526,6 +533,8 @@ func (v *Vault) keysLocked() (*keys, error) {
 	switch {
 	case v.state.closed:
 		return nil, ErrClosed
+	case v.state.broken != nil:
+		return nil, v.state.broken
 	case v.state.keys == nil:
 		return nil, ErrLocked
 	}

@@ -346,4 +346,8 @@ type FactorChangeReply struct {
 	Added  string // the new factor's id (factor-add)
 	Policy string
 	IDs    []string // every factor id, sorted
+	// Rotated: the change replaced the master key (vault.ChangeResult), and Reencrypted
+	// secrets were re-encrypted under it.
+	Rotated     bool
+	Reencrypted int
 }

@@ -866,6 +866,9 @@ func (st *state) factorChange(c *cli.Context, kind string, nf *api.NewFactor, re
 	default:
 		fmt.Fprintf(st.e.Stderr, "sesame: policy of %q is now %s (factors %s)\n", p, r.Policy, strings.Join(r.IDs, ", "))
 	}
+	if r.Rotated {
+		fmt.Fprintf(st.e.Stderr, "sesame: rotated the master key of %q (%d %s re-encrypted)\n", p, r.Reencrypted, map[bool]string{true: "secret", false: "secrets"}[r.Reencrypted == 1])
+	}
 	if len(checkWith) > 0 && r.Added != "" {
 		info, err := factorInfo(c.Context, cl, p)
 		if err == nil {

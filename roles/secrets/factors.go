@@ -2,6 +2,8 @@ package secrets
 
 import (
 	"errors"
+	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -383,9 +385,9 @@ func (s *server) changeFactors(req *bus.Envelope, ev *api.AuditEvent) (*api.Fact
 		ev.Detail = merge(ev.Detail, map[string]string{"presented": strings.Join(ids, ",")})
 	}
 	password = password || (r.Add != nil && r.Add.Type == vault.FactorPassword)
-	var added []string
+	var res vault.ChangeResult
 	err = s.withKDF(password, func() (err error) {
-		added, err = v.ChangeFactors(ch, inputs)
+		res, err = v.ChangeFactors(ch, inputs)
 		return err
 	})
 	s.settle(req.Profile, err)
@@ -393,10 +395,10 @@ func (s *server) changeFactors(req *bus.Envelope, ev *api.AuditEvent) (*api.Fact
 		return nil, factorErr(err, req.Profile, types)
 	}
 	pol, after := v.Factors()
-	out := &api.FactorChangeReply{Policy: pol.Format(len(after))}
+	out := &api.FactorChangeReply{Policy: pol.Format(len(after)), Rotated: res.Rotated, Reencrypted: res.Reencrypted}
 	for _, f := range after {
 		out.IDs = append(out.IDs, f.ID)
-		if len(added) == 1 && f.ID == added[0] {
+		if len(res.Added) == 1 && f.ID == res.Added[0] {
 			out.Added = f.ID
 			ev.Detail = merge(ev.Detail, map[string]string{"factor": f.ID})
 			if f.Fingerprint != "" {
@@ -405,7 +407,12 @@ func (s *server) changeFactors(req *bus.Envelope, ev *api.AuditEvent) (*api.Fact
 		}
 	}
 	ev.Detail = merge(ev.Detail, map[string]string{"policy": out.Policy, "factors": strings.Join(out.IDs, ",")})
-	s.e.Logf("%s on %q: factors %s, policy %s", ev.Event, req.Profile, ev.Detail["factors"], out.Policy)
+	rotated := ""
+	if res.Rotated {
+		ev.Detail["rotated"] = strconv.Itoa(res.Reencrypted)
+		rotated = fmt.Sprintf("; rotated the master key (%d %s re-encrypted)", res.Reencrypted, map[bool]string{true: "secret", false: "secrets"}[res.Reencrypted == 1])
+	}
+	s.e.Logf("%s on %q: factors %s, policy %s%s", ev.Event, req.Profile, ev.Detail["factors"], out.Policy, rotated)
 	return out, nil
 }
 

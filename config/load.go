@@ -169,6 +169,9 @@ func Load(p Paths) (*Loaded, error) {
 	}
 	if w := p.legacyWarning(); w != nil {
 		ld.Warnings = append(ld.Warnings, w)
+		// A load that differs only by the warning is still another load: the hub applies
+		// it, so its status drops the warning once the file is gone.
+		ld.Digest = sha256.Sum256(append(ld.Digest[:], LegacyWMFile...))
 	}
 	return ld, nil
 }

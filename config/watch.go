@@ -109,7 +109,8 @@ func (w *watcher) rewatch() {
 }
 
 // relevant reports whether a batch of events touches the configuration: a config.toml in
-// the system or user directory, a *.toml in config.d, or a directory on the way to one.
+// the system or user directory, a *.toml in config.d, a legacy wm.toml (it adds a
+// warning), or a directory on the way to one.
 // Editors' swap and backup files do not count.
 func (w *watcher) relevant(buf []byte, p Paths) bool {
 	w.mu.Lock()
@@ -144,6 +145,8 @@ func (w *watcher) relevant(buf []byte, p Paths) bool {
 		switch {
 		case full == p.System || full == p.User:
 			hit = true
+		case p.User != "" && full == filepath.Join(filepath.Dir(p.User), LegacyWMFile):
+			hit = true // the warning about it comes and goes with it
 		case dir == p.DropIn && strings.HasSuffix(name, ".toml") && !strings.HasPrefix(name, "."):
 			hit = true
 		default:

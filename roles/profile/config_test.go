@@ -446,3 +446,31 @@ func TestAuthInPush(t *testing.T) {
 		}
 	}
 }
+
+// TestLegacyWarningFollowsFile: the warning about a leftover wm.toml shows in status while
+// the file exists and goes when it is removed, though config.toml did not change.
+func TestLegacyWarningFollowsFile(t *testing.T) {
+	tm := newTestManager(t, "[wm]\nmodifier = \"alt\"\n")
+	warned := func() bool {
+		_, cs := tm.status()
+		for _, w := range cs.Warnings {
+			if strings.Contains(w, "wm.toml: no longer read") {
+				return true
+			}
+		}
+		return false
+	}
+	if warned() {
+		t.Fatal("warning without wm.toml")
+	}
+	tm.write(t, ".config/sesame/wm.toml", "modifier = \"ctrl\"\n")
+	tm.reload(context.Background())
+	if !warned() {
+		t.Fatal("no warning with wm.toml")
+	}
+	os.Remove(filepath.Join(tm.home, ".config/sesame/wm.toml"))
+	tm.reload(context.Background())
+	if warned() {
+		t.Error("the warning stayed after wm.toml was removed")
+	}
+}

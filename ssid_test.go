@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -159,6 +161,17 @@ priority = 10
 	}
 	if _, _, err := sb.try("", "status"); err != nil {
 		t.Errorf("the hub went with its probe: %v", err)
+	}
+	// It is reaped, not left a zombie, and how it ended is logged.
+	waitUntil(t, "the hub reaps the probe", func() bool {
+		_, err := os.Stat(fmt.Sprintf("/proc/%d", probe))
+		return errors.Is(err, os.ErrNotExist)
+	})
+	waitUntil(t, "the hub logs how the probe ended", func() bool {
+		return strings.Contains(log.String(), "ssid probe: signal: killed")
+	})
+	if strings.Contains(log.String(), "seccomp denied") {
+		t.Errorf("a denied call:\n%s", log.String())
 	}
 }
 

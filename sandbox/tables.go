@@ -154,6 +154,8 @@ var hub = []Syscall{
 	{Name: "inotify_add_watch", Reason: "watch the configuration directories (inotify needs no Landlock right; reading still does)"},
 	{Name: "inotify_rm_watch", Reason: "unseen here: stop watching a directory"},
 	{Name: "rt_sigaction", Reason: "os/signal restores the default handlers when the role stops"},
+	{Name: "waitid", Reason: "reap the SSID probe, the hub's own child, once it has exited (os.Process.Wait, by pidfd or pid)"},
+	{Name: "wait4", Reason: "reap the SSID probe where the kernel has no pidfd (os.Process.Wait's fallback)"},
 	// Not granted: a stream socket (systemdNotify's are datagrams), so the hub dials nothing,
 	// the D-Bus system bus included. On kernels before Landlock ABI 9 a connect(2) to a Unix
 	// socket cannot be limited to one path, so it would let the hub reach every socket of the

@@ -190,10 +190,16 @@ func startSSIDProbe(exe string, getenv func(string) string, stderr *os.File, log
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("ssid probe: %w", err)
 	}
-	// Nobody waits for it: the hub's sandbox has no waitid (a probe that exits stays a zombie
-	// until the hub ends), and its end is seen as the end of its output.
+	// Its end is seen as the end of its output; then it is reaped (the hub's sandbox allows
+	// waiting for its own child), so it does not stay a zombie, and how it ended is logged.
 	p := newSSIDProbe(in, out, logf)
 	p.pid = cmd.Process.Pid
+	go func() {
+		<-p.done
+		if err := cmd.Wait(); err != nil {
+			logf("ssid probe: %v", err)
+		}
+	}()
 	return p, nil
 }
 

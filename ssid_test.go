@@ -10,12 +10,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/open-sesame/sesame/internal/nmtest"
+
+	"github.com/open-sesame/sesame/internal/syncbuf"
 )
 
 // TestContextSSID: a context rule on a Wi-Fi network switches the default profile under
@@ -44,7 +45,7 @@ priority = 10
 
 	up := exec.Command(sb.bin, "up")
 	up.Env = sb.env
-	var log lockedLog
+	var log syncbuf.Buffer
 	up.Stdout, up.Stderr = &log, &log
 	if err := up.Start(); err != nil {
 		t.Fatal(err)
@@ -209,22 +210,4 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-// lockedLog collects a process's output.
-type lockedLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

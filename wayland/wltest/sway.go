@@ -11,10 +11,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/open-sesame/sesame/internal/syncbuf"
 )
 
 // User is the unprivileged account sway runs as: sway refuses to run as root.
@@ -261,7 +262,7 @@ func (s *Sway) Install(src string, names ...string) error {
 func (s *Sway) Start(name string, args ...string) *exec.Cmd {
 	s.t.Helper()
 	cmd := s.UserCommand(name, args...)
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		s.t.Fatalf("start %s: %v", name, err)
@@ -402,22 +403,4 @@ func Need(t testing.TB, tools ...string) {
 			t.Skipf("%s is not installed (make deps-test installs it): skipping", tool)
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a writing process and a reading test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]byte(nil), b.b.Bytes()...)
 }

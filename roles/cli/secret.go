@@ -383,7 +383,7 @@ func (st *state) profileCommand() *cli.Command {
 			},
 			{
 				Name:  "list",
-				Usage: "list profiles and whether each is unlocked",
+				Usage: "list profiles and whether each is unlocked or deactivated",
 				Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON"}},
 				Action: func(c *cli.Context) error {
 					if err := noArgs(c); err != nil {
@@ -398,15 +398,21 @@ func (st *state) profileCommand() *cli.Command {
 					if err := cl.Call(c.Context, api.SecretsProfiles, "", nil, &r); err != nil {
 						return busError(err, "")
 					}
+					var cur api.CurrentReply
+					if err := cl.Call(c.Context, api.HubCurrent, "", nil, &cur); err != nil {
+						return err
+					}
+					inactive := func(p string) bool { return slices.Contains(cur.Inactive, p) }
 					if c.Bool("json") {
 						type pj struct {
 							Name     string `json:"name"`
 							Unlocked bool   `json:"unlocked"`
+							Active   bool   `json:"active"`
 							Secrets  *int   `json:"secrets"`
 						}
 						out := []pj{}
 						for _, p := range r.Profiles {
-							j := pj{Name: p.Name, Unlocked: p.Unlocked}
+							j := pj{Name: p.Name, Unlocked: p.Unlocked, Active: !inactive(p.Name)}
 							if p.Secrets >= 0 {
 								n := p.Secrets
 								j.Secrets = &n
@@ -418,9 +424,12 @@ func (st *state) profileCommand() *cli.Command {
 					w := st.e.Stdout
 					tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 					for _, p := range r.Profiles {
-						if p.Unlocked {
+						switch {
+						case inactive(p.Name):
+							fmt.Fprintf(tw, "%s\t%s\t\n", p.Name, st.colour(w, "2", "locked, deactivated"))
+						case p.Unlocked:
 							fmt.Fprintf(tw, "%s\t%s\t%d secrets\n", p.Name, st.colour(w, "32", "unlocked"), p.Secrets)
-						} else {
+						default:
 							fmt.Fprintf(tw, "%s\t%s\t\n", p.Name, st.colour(w, "33", "locked"))
 						}
 					}

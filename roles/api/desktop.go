@@ -119,7 +119,28 @@ const (
 	// ClipboardConfig is how the hub pushes the configuration (ConfigPush): the default
 	// profile is the one recorded for, its [clipboard] section the settings. From the hub only.
 	ClipboardConfig = "clipboard.config"
+	// ClipboardVaultChanged is how the secrets role tells the clipboard role, as soon as it
+	// happens, that a vault was locked or its master key rotated (ClipboardVaultEvent →
+	// nothing). From the secrets role only. The clipboard drops the profile's key on
+	// VaultLocked; on VaultRotated it derives the new key and re-encrypts the history under
+	// it. Sent without waiting: the clipboard's own poll of secrets.profiles still catches a
+	// lock whose message was lost.
+	ClipboardVaultChanged = "clipboard.vault-changed"
 )
+
+// Events of ClipboardVaultEvent.
+const (
+	VaultLocked  = "locked"
+	VaultRotated = "rotated"
+)
+
+// ClipboardVaultEvent says what happened to the vault of Profile.
+type ClipboardVaultEvent struct {
+	_msgpack struct{} `msgpack:",as_array"`
+
+	Profile string
+	Event   string // VaultLocked or VaultRotated
+}
 
 // ClipboardListRequest lists (or, with Query, searches) a history, newest first.
 type ClipboardListRequest struct {

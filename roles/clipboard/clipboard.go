@@ -15,9 +15,17 @@
 //
 // The history on disk is encrypted (see store.go) under a key the secrets role derives for
 // this role from the profile's vault (secrets.derive-key); the role holds it, in secure
-// memory, only while the vault is unlocked, and checks every couple of seconds. While the
-// vault is locked nothing is written: what is copied meanwhile is kept in memory only, and
-// written (encrypted) once the vault is unlocked again; the history on disk cannot be read.
+// memory, only while the vault is unlocked. The secrets role tells it the moment a vault is
+// locked (clipboard.vault-changed, from the secrets role only), and it drops the key then; it
+// also checks every couple of seconds, in case such a message was lost. While the vault is
+// locked nothing is written: what is copied meanwhile is kept in memory only, and written
+// (encrypted) once the vault is unlocked again; the history on disk cannot be read.
+//
+// Removing a factor rotates the vault's master key, and with it this role's key. The secrets
+// role says so (clipboard.vault-changed, "rotated"); the role derives the new key and
+// re-encrypts the history under it in one transaction (store.rekey), so it stays readable.
+// If that fails, or the old key was not held, the history starts afresh, as for a vault made
+// anew.
 //
 // Settings come from the profile's [clipboard] section of the configuration (history,
 // max_history, primary, detect_sensitive, keep_sensitive, sensitive_ttl), as the hub pushes
@@ -26,9 +34,11 @@ package clipboard
 
 import (
 	"context"
+	"crypto/hmac"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,6 +59,9 @@ import (
 
 // purpose is the key purpose this role asks the secrets role for.
 const purpose = "clipboard"
+
+// secretsRole is the role whose word on vaults (clipboard.vault-changed) is taken.
+const secretsRole = "secrets"
 
 // keyPoll is how often the role checks whether the profiles it holds keys for are still
 // unlocked (and whether the one it records for has been unlocked).
@@ -223,7 +236,13 @@ type server struct {
 
 	mu struct {
 		sync.Mutex
-		keys    map[string]*keyring
+		keys map[string]*keyring
+		// epoch counts, per profile, the locks and rotations told: a key fetched across
+		// one may be stale and is not kept.
+		epoch map[string]uint64
+		// stale: profiles whose key was rotated but not yet replaced (the new one could
+		// not be had); the poll tries again.
+		stale   map[string]bool
 		stores  map[string]*store
 		mem     map[string][]*memEntry // newest first
 		nextMem int64
@@ -233,6 +252,8 @@ type server struct {
 func newServer(e *env.Env, data string, ss *settingsSource) *server {
 	s := &server{e: e, data: data, settings: ss}
 	s.mu.keys = map[string]*keyring{}
+	s.mu.epoch = map[string]uint64{}
+	s.mu.stale = map[string]bool{}
 	s.mu.stores = map[string]*store{}
 	s.mu.mem = map[string][]*memEntry{}
 	return s
@@ -386,51 +407,140 @@ func (s *server) syncKeys(ctx context.Context) {
 		}
 	}
 	s.mu.Lock()
-	for p, k := range s.mu.keys {
+	var stale []string
+	for p := range s.mu.keys {
 		if !unlocked[p] {
-			k.destroy()
-			delete(s.mu.keys, p)
-			s.e.Logf("clipboard: profile %q locked: its history is closed, new entries stay in memory", p)
+			s.dropKeyLocked(p, "")
+		} else if s.mu.stale[p] {
+			stale = append(stale, p)
 		}
 	}
 	s.mu.Unlock()
-	st := s.settings.get()
-	if unlocked[st.profile] {
-		if _, err := s.keyFor(ctx, st.profile); err != nil {
+	for _, p := range stale {
+		if err := s.rotated(ctx, p); err != nil {
 			s.e.Logf("clipboard: %v", err)
 		}
 	}
+	// The key of the profile recorded for, and of every other unlocked profile that has a
+	// history: so that it is held, to re-encrypt that history, when the key is rotated.
+	st := s.settings.get()
+	for p, ok := range unlocked {
+		if !ok || p != st.profile && !s.hasHistory(p) {
+			continue
+		}
+		if _, err := s.keyFor(ctx, p); err != nil && bus.ErrCode(err) != bus.CodeLocked {
+			s.e.Logf("clipboard: %v", err)
+		}
+	}
+}
+
+// hasHistory says whether profile has a history file.
+func (s *server) hasHistory(profile string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mu.stores[profile] != nil {
+		return true
+	}
+	_, err := os.Stat(storePath(s.data, profile))
+	return err == nil
+}
+
+// dropKeyLocked forgets profile's key (the vault was locked), wiping it. s.mu must be held.
+func (s *server) dropKeyLocked(profile, how string) {
+	s.mu.epoch[profile]++
+	delete(s.mu.stale, profile)
+	k := s.mu.keys[profile]
+	if k == nil {
+		return
+	}
+	k.destroy()
+	delete(s.mu.keys, profile)
+	s.e.Logf("clipboard: profile %q locked%s: its history is closed, new entries stay in memory", profile, how)
+}
+
+// vaultLocked serves the secrets role's word that profile's vault was locked.
+func (s *server) vaultLocked(profile string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dropKeyLocked(profile, " (told by the secrets role)")
+}
+
+// rotated serves the secrets role's word that profile's master key was rotated: it derives
+// the new key (the vault is unlocked when it is rotated), re-encrypts the history from the
+// key held to the new one in one transaction, then holds the new key and wipes the old. A
+// lock or another rotation meanwhile wins: the new key is then dropped, not used. When the
+// role does not hold the old key there is nothing it can re-encrypt: the history starts
+// afresh when the new key is first fetched (keyFor).
+func (s *server) rotated(ctx context.Context, profile string) error {
+	s.mu.Lock()
+	s.mu.epoch[profile]++ // a key fetched before now may be the old one
+	epoch, old := s.mu.epoch[profile], s.mu.keys[profile]
+	s.mu.Unlock()
+	if old == nil {
+		return nil
+	}
+	nk, err := s.deriveKeyring(ctx, profile)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mu.epoch[profile] != epoch || s.mu.keys[profile] != old {
+		if nk != nil {
+			nk.destroy()
+		}
+		return nil // locked or rotated again meanwhile: that is in charge now
+	}
+	if err != nil {
+		// The old key is kept (what is written under it is re-encrypted with the rest),
+		// and the poll tries again until the vault is locked.
+		s.mu.stale[profile] = true
+		return fmt.Errorf("the key of %q was rotated, but the new one could not be had (trying again): %w", profile, err)
+	}
+	delete(s.mu.stale, profile)
+	if hmac.Equal(nk.check, old.check) {
+		nk.destroy() // the key held is the vault's already (a message told twice)
+		return nil
+	}
+	sto, err := s.storeLocked(profile)
+	if err != nil {
+		nk.destroy()
+		return err
+	}
+	start := time.Now()
+	moved, dropped, err := sto.rekey(old, nk)
+	if err != nil {
+		s.e.Logf("clipboard: the key of %q was rotated, and re-encrypting its history under the new one failed: %v; starting it afresh", profile, err)
+		if err = sto.reset(); err == nil {
+			err = sto.checkKey(nk)
+		}
+		if err != nil {
+			// Neither key is usable with this file: hold none; keyFor tries afresh.
+			nk.destroy()
+			old.destroy()
+			delete(s.mu.keys, profile)
+			return fmt.Errorf("start the history of %q afresh: %w", profile, err)
+		}
+	} else {
+		extra := ""
+		if dropped > 0 {
+			extra = fmt.Sprintf(", %d that did not decrypt deleted", dropped)
+		}
+		s.e.Logf("clipboard: the key of %q was rotated: %d history entries re-encrypted under the new one in %v%s", profile, moved, time.Since(start).Round(time.Millisecond), extra)
+	}
+	s.mu.keys[profile] = nk
+	old.destroy()
+	return nil
 }
 
 // keyFor returns the profile's keyring, asking the secrets role for the key if the role
 // does not hold it, and writes what was kept in memory for that profile.
 func (s *server) keyFor(ctx context.Context, profile string) (*keyring, error) {
 	s.mu.Lock()
-	k := s.mu.keys[profile]
+	k, epoch := s.mu.keys[profile], s.mu.epoch[profile]
 	s.mu.Unlock()
 	if k != nil {
 		return k, nil
 	}
-	cl := s.cl.Load()
-	if cl == nil {
-		return nil, bus.Errorf(bus.CodeUnavailable, "clipboard: not connected")
-	}
-	reply, err := bus.GenerateKeypair()
+	k, err := s.deriveKeyring(ctx, profile)
 	if err != nil {
-		return nil, err
-	}
-	defer reply.Destroy()
-	var r api.DeriveKeyReply
-	if err := cl.Call(ctx, api.SecretsDeriveKey, profile, &api.DeriveKeyRequest{Purpose: purpose, ReplyKey: reply.Public}, &r); err != nil {
-		return nil, err
-	}
-	key, err := bus.Open(reply, api.AD(api.SecretsDeriveKey, profile, purpose), r.Sealed)
-	if err != nil {
-		return nil, err
-	}
-	k, err = newKeyring(key)
-	if err != nil {
-		key.Destroy()
 		return nil, err
 	}
 	s.mu.Lock()
@@ -439,6 +549,12 @@ func (s *server) keyFor(ctx context.Context, profile string) (*keyring, error) {
 		k.destroy()
 		return have, nil
 	}
+	if s.mu.epoch[profile] != epoch {
+		// Locked (or rotated) while the key was on its way: it may be the key of a vault
+		// that is locked now, or an old key; not kept.
+		k.destroy()
+		return nil, bus.Errorf(bus.CodeLocked, "profile %q was locked, or its key rotated, while its key was fetched", profile)
+	}
 	sto, err := s.storeLocked(profile)
 	if err != nil {
 		k.destroy()
@@ -446,8 +562,9 @@ func (s *server) keyFor(ctx context.Context, profile string) (*keyring, error) {
 	}
 	err = sto.checkKey(k)
 	if errors.Is(err, errOtherKey) {
-		// The vault was made anew: what is in the file can never be read again.
-		s.e.Logf("clipboard: the history of %q was written under another vault's key; starting it afresh", profile)
+		// The vault was made anew, or its key rotated while this role did not hold the old
+		// one: what is in the file can never be read again.
+		s.e.Logf("clipboard: the history of %q was written under another key (a vault made anew, or a key rotated while this role could not follow); starting it afresh", profile)
 		if err = sto.reset(); err == nil {
 			err = sto.checkKey(k)
 		}
@@ -470,6 +587,33 @@ func (s *server) keyFor(ctx context.Context, profile string) (*keyring, error) {
 		clear(m.c.Data)
 	}
 	delete(s.mu.mem, profile)
+	return k, nil
+}
+
+// deriveKeyring asks the secrets role for profile's key.
+func (s *server) deriveKeyring(ctx context.Context, profile string) (*keyring, error) {
+	cl := s.cl.Load()
+	if cl == nil {
+		return nil, bus.Errorf(bus.CodeUnavailable, "clipboard: not connected")
+	}
+	reply, err := bus.GenerateKeypair()
+	if err != nil {
+		return nil, err
+	}
+	defer reply.Destroy()
+	var r api.DeriveKeyReply
+	if err := cl.Call(ctx, api.SecretsDeriveKey, profile, &api.DeriveKeyRequest{Purpose: purpose, ReplyKey: reply.Public}, &r); err != nil {
+		return nil, err
+	}
+	key, err := bus.Open(reply, api.AD(api.SecretsDeriveKey, profile, purpose), r.Sealed)
+	if err != nil {
+		return nil, err
+	}
+	k, err := newKeyring(key)
+	if err != nil {
+		key.Destroy()
+		return nil, err
+	}
 	return k, nil
 }
 
@@ -499,6 +643,25 @@ func (s *server) handle(ctx context.Context, req *bus.Envelope) (any, error) {
 			return nil, err
 		}
 		return nil, s.settings.apply(&p)
+	case api.ClipboardVaultChanged:
+		if req.Caller == nil || req.Caller.Role != secretsRole {
+			return nil, bus.Errorf(bus.CodeDenied, "clipboard: only the secrets role says what became of a vault")
+		}
+		var ev api.ClipboardVaultEvent
+		if err := decode(req, &ev); err != nil {
+			return nil, err
+		}
+		if ev.Profile == "" {
+			return nil, bus.Errorf(bus.CodeBadRequest, "%s: no profile", req.Kind)
+		}
+		switch ev.Event {
+		case api.VaultLocked:
+			s.vaultLocked(ev.Profile)
+			return nil, nil
+		case api.VaultRotated:
+			return nil, s.rotated(ctx, ev.Profile)
+		}
+		return nil, bus.Errorf(bus.CodeBadRequest, "%s: unknown event %q", req.Kind, ev.Event)
 	case api.ClipboardHistory, api.ClipboardSearch:
 		var r api.ClipboardListRequest
 		if err := decode(req, &r); err != nil {
@@ -600,9 +763,12 @@ func (s *server) list(ctx context.Context, profile string, r api.ClipboardListRe
 	if err != nil {
 		return nil, err
 	}
-	out := &api.ClipboardEntries{Entries: []api.ClipboardEntry{}, Locked: k == nil, Recorded: s.settings.get().profile}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if k != nil && s.mu.keys[profile] != k {
+		k = nil // locked since (the key is wiped)
+	}
+	out := &api.ClipboardEntries{Entries: []api.ClipboardEntry{}, Locked: k == nil, Recorded: s.settings.get().profile}
 	for _, m := range s.mu.mem[profile] {
 		if len(out.Entries) < limit && match(&m.c) {
 			out.Entries = append(out.Entries, entryOf(m.id, &m.c, m.copied, m.count))
@@ -644,11 +810,11 @@ func (s *server) entry(ctx context.Context, profile string, id int64) (api.Clipb
 	if err != nil {
 		return api.ClipboardEntry{}, nil, err
 	}
-	if k == nil {
-		return api.ClipboardEntry{}, nil, bus.Errorf(bus.CodeLocked, "profile %q is locked: its clipboard history cannot be read", profile)
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if k == nil || s.mu.keys[profile] != k {
+		return api.ClipboardEntry{}, nil, bus.Errorf(bus.CodeLocked, "profile %q is locked: its clipboard history cannot be read", profile)
+	}
 	sto, err := s.storeLocked(profile)
 	if err != nil {
 		return api.ClipboardEntry{}, nil, err

@@ -39,6 +39,10 @@ import (
 // ciphertext's — and it cannot be read while the vault is locked. The AD binds a row to its
 // profile and its digest: a row copied into another profile's file or onto another row does
 // not open. Timestamps and counts are in the clear.
+//
+// Removing a factor rotates the vault's master key, and the clipboard key with it: rekey
+// re-encrypts every row (digest, nonce, ciphertext) and the key check from the old keyring to
+// the new in one transaction.
 
 const (
 	infoContent = "sesame clipboard v1 content"
@@ -181,14 +185,10 @@ func (s *store) add(k *keyring, c *content, at time.Time, count int32, max int) 
 	var id int64
 	err = tx.QueryRow(`UPDATE entries SET copied = ?, count = count + ? WHERE digest = ? RETURNING id`, at.UnixMilli(), count, d).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
-		plain, err := msgpack.Marshal(c)
+		nonce, sealed, err := s.seal(k, d, c)
 		if err != nil {
 			return 0, err
 		}
-		nonce := make([]byte, chacha20poly1305.NonceSizeX)
-		rand.Read(nonce)
-		sealed := k.aead.Seal(nil, nonce, plain, s.ad(d))
-		clear(plain)
 		err = tx.QueryRow(`INSERT INTO entries (digest, nonce, sealed, copied, count) VALUES (?, ?, ?, ?, ?) RETURNING id`,
 			d, nonce, sealed, at.UnixMilli(), count).Scan(&id)
 		if err != nil {
@@ -270,6 +270,116 @@ func (s *store) get(k *keyring, id int64) (*row, error) {
 	}
 	r.copied = time.UnixMilli(ms)
 	return &r, nil
+}
+
+// rekey re-encrypts the history from old to nk, the keyring of the rotated master key, in one
+// transaction: every row gets its digest, nonce and ciphertext under nk, and the key check
+// becomes nk's. A crash, or an error, at any point leaves the file as it was, all under old.
+// Rows that do not open under old (tampered with) are deleted: no key reads them. The file
+// must have been written under old (errOtherKey otherwise). Like clear, it runs with
+// secure_delete and empties the WAL afterwards, so the old ciphertexts do not linger in free
+// pages; the old key stays derivable from an old copy of the vault, by a factor removed.
+// It returns how many entries were re-encrypted and how many deleted.
+func (s *store) rekey(old, nk *keyring) (moved, dropped int, err error) {
+	ctx := context.Background()
+	c, err := s.db.Conn(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer c.Close()
+	if _, err := c.ExecContext(ctx, `PRAGMA secure_delete = ON`); err != nil {
+		return 0, 0, err
+	}
+	tx, err := c.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer tx.Rollback()
+	var have []byte
+	switch err := tx.QueryRow(`SELECT value FROM meta WHERE name = 'check'`).Scan(&have); {
+	case errors.Is(err, sql.ErrNoRows):
+		have = old.check // a file with no check yet: its rows say whether they are old's
+	case err != nil:
+		return 0, 0, err
+	}
+	if !hmac.Equal(have, old.check) {
+		return 0, 0, errOtherKey
+	}
+	upd, err := tx.Prepare(`UPDATE entries SET digest = ?, nonce = ?, sealed = ? WHERE id = ?`)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer upd.Close()
+	type sealedRow struct {
+		id                    int64
+		digest, nonce, sealed []byte
+	}
+	// In batches by id, so a long history of images is not all in memory at once.
+	const batch = 64
+	for last := int64(-1 << 63); ; {
+		rows, err := tx.Query(`SELECT id, digest, nonce, sealed FROM entries WHERE id > ? ORDER BY id LIMIT ?`, last, batch)
+		if err != nil {
+			return 0, 0, err
+		}
+		var rs []sealedRow
+		for rows.Next() {
+			var r sealedRow
+			if err := rows.Scan(&r.id, &r.digest, &r.nonce, &r.sealed); err != nil {
+				rows.Close()
+				return 0, 0, err
+			}
+			rs = append(rs, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return 0, 0, err
+		}
+		if len(rs) == 0 {
+			break
+		}
+		for _, r := range rs {
+			last = r.id
+			var plain row
+			if !s.open(old, &plain, r.digest, r.nonce, r.sealed) {
+				if _, err := tx.Exec(`DELETE FROM entries WHERE id = ?`, r.id); err != nil {
+					return 0, 0, err
+				}
+				dropped++
+				continue
+			}
+			d := nk.digest(plain.c.MimeType, plain.c.Data)
+			nonce, sealed, err := s.seal(nk, d, &plain.c)
+			clear(plain.c.Data)
+			if err != nil {
+				return 0, 0, err
+			}
+			if _, err := upd.Exec(d, nonce, sealed, r.id); err != nil {
+				return 0, 0, err
+			}
+			moved++
+		}
+	}
+	if _, err := tx.Exec(`INSERT INTO meta (name, value) VALUES ('check', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value`, nk.check); err != nil {
+		return 0, 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, 0, err
+	}
+	c.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	return moved, dropped, nil
+}
+
+// seal returns a fresh nonce and c sealed under k, bound to its digest under k.
+func (s *store) seal(k *keyring, digest []byte, c *content) (nonce, sealed []byte, err error) {
+	plain, err := msgpack.Marshal(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	nonce = make([]byte, chacha20poly1305.NonceSizeX)
+	rand.Read(nonce)
+	sealed = k.aead.Seal(nil, nonce, plain, s.ad(digest))
+	clear(plain)
+	return nonce, sealed, nil
 }
 
 // clear deletes every entry and returns how many there were.

@@ -394,6 +394,10 @@ func (s *server) changeFactors(req *bus.Envelope, ev *api.AuditEvent) (*api.Fact
 	if err != nil {
 		return nil, factorErr(err, req.Profile, types)
 	}
+	if res.Rotated {
+		// The keys derived from the old master key (the clipboard's) are gone with it.
+		s.events.tell(req.Profile, api.VaultRotated)
+	}
 	pol, after := v.Factors()
 	out := &api.FactorChangeReply{Policy: pol.Format(len(after)), Rotated: res.Rotated, Reencrypted: res.Reencrypted}
 	for _, f := range after {

@@ -8,6 +8,10 @@
 // has not been used for the idle timeout (SESAME_IDLE_LOCK, a Go duration, default 15m; 0
 // turns it off), when the hub goes away, and when the role exits.
 //
+// The clipboard role is told of each lock (but those at hub loss and exit) and of each
+// rotation of a master key, without waiting for it (notify.go): it holds a key derived from
+// the master key for its history.
+//
 // # Secrets in transit
 //
 // Passwords and values arrive sealed to this role's seal key and leave sealed to a key the
@@ -88,6 +92,7 @@ func Run(ctx context.Context, e *env.Env, args []string) error {
 		Connected: func(cl *bus.Client) {
 			s.audit.cl.Store(cl)
 			go s.audit.run(ctx, cl)
+			go s.events.run(ctx, cl)
 			go s.pullConfig(ctx, cl)
 		},
 	})
@@ -103,6 +108,7 @@ type server struct {
 	seal *bus.Keypair
 
 	audit    *reporter
+	events   *notifier     // locks and rotations, told to the clipboard role
 	kdf      chan struct{} // a slot per Argon2id derivation allowed at once
 	idleWake chan struct{} // the idle timeouts changed
 	// configured is closed when the first configuration from the hub is applied. Until
@@ -127,7 +133,7 @@ type entry struct {
 }
 
 func newServer(e *env.Env, data string, seal *bus.Keypair, idle time.Duration) *server {
-	s := &server{e: e, data: data, seal: seal, audit: newReporter(e.Logf), kdf: make(chan struct{}, 2), idleWake: make(chan struct{}, 1), configured: make(chan struct{})}
+	s := &server{e: e, data: data, seal: seal, audit: newReporter(e.Logf), events: newNotifier(e.Logf), kdf: make(chan struct{}, 2), idleWake: make(chan struct{}, 1), configured: make(chan struct{})}
 	s.mu.idle.other = idle
 	s.mu.open = make(map[string]*entry)
 	s.mu.unlocking = make(map[string]*sync.Mutex)
@@ -195,6 +201,7 @@ func (s *server) idleLoop(ctx context.Context) {
 			idle := s.mu.idle.of(p)
 			if idle > 0 && !en.v.Locked() && now.Sub(en.used) >= idle {
 				en.v.Lock()
+				s.events.tell(p, api.VaultLocked)
 				s.e.Logf("locked %q after %v unused", p, idle)
 				s.audit.report(&api.AuditEvent{Event: "lock", Profile: p, OK: true, Detail: map[string]string{"reason": "idle", "after": idle.String()}})
 			}
@@ -325,6 +332,7 @@ func (s *server) applyConfig(p *api.ConfigPush) {
 		s.mu.Lock()
 		if en := s.mu.open[prof]; en != nil && !en.v.Locked() {
 			en.v.Lock()
+			s.events.tell(prof, api.VaultLocked)
 			s.e.Logf("locked %q: deactivated", prof)
 		}
 		s.mu.Unlock()
@@ -591,6 +599,9 @@ func (s *server) drop(profile string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if en := s.mu.open[profile]; en != nil {
+		if !en.v.Locked() {
+			defer s.events.tell(profile, api.VaultLocked)
+		}
 		en.v.Close()
 		delete(s.mu.open, profile)
 	}
@@ -681,6 +692,7 @@ func (s *server) lock(profile string) (*api.LockReply, error) {
 	for p, en := range s.mu.open {
 		if (profile == "" || p == profile) && !en.v.Locked() {
 			en.v.Lock()
+			s.events.tell(p, api.VaultLocked)
 			out.Locked = append(out.Locked, p)
 		}
 	}

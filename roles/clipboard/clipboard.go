@@ -400,11 +400,19 @@ func (s *server) syncKeys(ctx context.Context) {
 	}
 	var r api.ProfilesReply
 	err := cl.Call(ctx, api.SecretsProfiles, "", nil, &r)
+	switch {
+	case err == nil:
+	case bus.ErrCode(err) == bus.CodeUnavailable:
+		// No secrets role: it starts again with every vault locked, so the keys go.
+	default:
+		// A busy hub or a slow answer says nothing about the vaults: keep the keys until
+		// the next poll (a lock is also announced by the secrets role itself).
+		s.e.Logf("clipboard: vault states: %v (keys kept until the next check)", err)
+		return
+	}
 	unlocked := map[string]bool{}
-	if err == nil {
-		for _, p := range r.Profiles {
-			unlocked[p.Name] = p.Unlocked
-		}
+	for _, p := range r.Profiles {
+		unlocked[p.Name] = p.Unlocked
 	}
 	s.mu.Lock()
 	var stale []string

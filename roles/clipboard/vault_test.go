@@ -41,11 +41,12 @@ func (l *logBuf) String() string {
 // fakeSecrets answers secrets.derive-key with key (CodeLocked while locked), after gate
 // lets it when gate is set.
 type fakeSecrets struct {
-	mu     sync.Mutex
-	key    [32]byte
-	locked bool
-	asked  chan struct{} // a derive-key request arrived (when gate is set)
-	gate   chan struct{}
+	mu        sync.Mutex
+	key       [32]byte
+	locked    bool
+	statesErr error         // what secrets.profiles answers instead of the states, when set
+	asked     chan struct{} // a derive-key request arrived (when gate is set)
+	gate      chan struct{}
 }
 
 func (f *fakeSecrets) setKey(locked bool) {
@@ -83,6 +84,9 @@ func (f *fakeSecrets) handle(_ context.Context, req *bus.Envelope) (any, error) 
 	case api.SecretsProfiles:
 		f.mu.Lock()
 		defer f.mu.Unlock()
+		if f.statesErr != nil {
+			return nil, f.statesErr
+		}
 		return &api.ProfilesReply{Profiles: []api.ProfileState{{Name: "default", Unlocked: !f.locked}}}, nil
 	}
 	return nil, bus.Errorf(bus.CodeUnknownKind, "fake secrets: %q", req.Kind)
@@ -343,5 +347,31 @@ func TestVaultRotatedRekeyFails(t *testing.T) {
 	r.record("new")
 	if h := r.history(); h.Locked || previews(h) != "new" {
 		t.Fatalf("history: %+v", h)
+	}
+}
+
+// TestPollErrorKeepsKeys: a poll that cannot read the vault states (a busy hub) keeps the
+// keys; one that finds no secrets role drops them (it restarts with every vault locked).
+func TestPollErrorKeepsKeys(t *testing.T) {
+	r := newVaultRig(t)
+	if _, err := r.s.keyFor(context.Background(), "default"); err != nil {
+		t.Fatal(err)
+	}
+	r.secrets.mu.Lock()
+	r.secrets.statesErr = bus.Errorf(bus.CodeBusy, "too many requests")
+	r.secrets.mu.Unlock()
+	r.s.syncKeys(context.Background())
+	if r.held() == nil {
+		t.Fatal("a busy answer dropped the key")
+	}
+	if !strings.Contains(r.log.String(), "keys kept until the next check") {
+		t.Errorf("log:\n%s", r.log)
+	}
+	r.secrets.mu.Lock()
+	r.secrets.statesErr = bus.Errorf(bus.CodeUnavailable, "secrets is not running")
+	r.secrets.mu.Unlock()
+	r.s.syncKeys(context.Background())
+	if r.held() != nil {
+		t.Fatal("no secrets role, and the key is still held")
 	}
 }

@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"encoding/hex"
 	"fmt"
 
 	"github.com/open-sesame/sesame/secmem"
@@ -24,29 +25,67 @@ const MaxPurposeLen = 32
 // of lower-case letters, digits and '-'. It returns an error wrapping [ErrLocked] while the
 // vault is locked.
 func (v *Vault) DeriveKey(purpose string) (*secmem.Buf, error) {
+	key, _, err := v.DeriveKeyID(purpose)
+	return key, err
+}
+
+// DeriveKeyID is DeriveKey, and also the KeyID of the master key the key was derived from
+// (read in the same instant, so a rotation cannot come between the two).
+func (v *Vault) DeriveKeyID(purpose string) (*secmem.Buf, string, error) {
 	if err := validatePurpose(purpose); err != nil {
-		return nil, fmt.Errorf("vault: derive key in %q: %w", v.profile, err)
+		return nil, "", fmt.Errorf("vault: derive key in %q: %w", v.profile, err)
 	}
 	v.state.RLock()
 	defer v.state.RUnlock()
 	k, err := v.keysLocked()
 	if err != nil {
-		return nil, fmt.Errorf("vault: derive key in %q: %w", v.profile, err)
+		return nil, "", fmt.Errorf("vault: derive key in %q: %w", v.profile, err)
 	}
 	h := v.header()
 	ctx := append(h.vaultID[:len(h.vaultID):len(h.vaultID)], purpose...)
 	key, err := hkdfKey(k.master.Bytes(), infoPurpose, ctx)
 	if err != nil {
-		return nil, fmt.Errorf("vault: derive key in %q: %w", v.profile, err)
+		return nil, "", fmt.Errorf("vault: derive key in %q: %w", v.profile, err)
 	}
 	// hkdf.Key returns the key on the heap: copied into secure memory, then wiped.
 	defer secmem.Wipe(key)
 	out, err := secmem.New(len(key))
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	copy(out.Bytes(), key)
-	return out, nil
+	id, err := keyIDLocked(h, k)
+	if err != nil {
+		out.Destroy()
+		return nil, "", fmt.Errorf("vault: derive key in %q: %w", v.profile, err)
+	}
+	return out, id, nil
+}
+
+// infoKeyID derives KeyID: HKDF-SHA256(master key, info = infoKeyID \x00 vault id).
+const infoKeyID = "sesame vault v1 key id"
+
+// KeyID names the master key in use: 16 hex digits that change when, and only when, a
+// rotation replaces it. It is derived one way from the master key and tells nothing about
+// it or about any other key, so it may be shown to anyone; a role that keeps data under a
+// purpose key compares it with the id it got with its key (DeriveKeyID) to see a rotation
+// it was not told of. It returns an error wrapping [ErrLocked] while the vault is locked.
+func (v *Vault) KeyID() (string, error) {
+	v.state.RLock()
+	defer v.state.RUnlock()
+	k, err := v.keysLocked()
+	if err != nil {
+		return "", fmt.Errorf("vault: key id of %q: %w", v.profile, err)
+	}
+	return keyIDLocked(v.header(), k)
+}
+
+func keyIDLocked(h *header, k *keys) (string, error) {
+	id, err := hkdfKey(k.master.Bytes(), infoKeyID, h.vaultID[:])
+	if err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(id[:8]), nil
 }
 
 func validatePurpose(p string) error {

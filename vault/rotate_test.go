@@ -213,7 +213,7 @@ func TestRotation(t *testing.T) {
 			m := rotationValues()
 			setAll(t, v, m)
 			mk := bytes.Clone(v.state.keys.master.Bytes())
-			pk, err := v.DeriveKey("clipboard")
+			pk, id, err := v.DeriveKeyID("clipboard")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -232,6 +232,10 @@ func TestRotation(t *testing.T) {
 				t.Errorf("purpose key changed: %v, want %v", !pk2.Equal(pk.Bytes()), tc.rotate)
 			}
 			pk2.Destroy()
+			// The key id changes with it, and only with it.
+			if id2, err := v.KeyID(); err != nil || (id2 != id) != tc.rotate || len(id2) != 16 {
+				t.Errorf("key id %q then %q (%v), want changed %v", id, id2, err, tc.rotate)
+			}
 			if res.Rotated != tc.rotate || v.state.keys.master.Equal(mk) == tc.rotate {
 				t.Errorf("rotated %v (master key changed %v), want %v", res.Rotated, !v.state.keys.master.Equal(mk), tc.rotate)
 			}

@@ -62,7 +62,8 @@ type ProfileState struct {
 
 	Name     string
 	Unlocked bool
-	Secrets  int // -1 while locked
+	Secrets  int    // -1 while locked
+	KeyID    string // vault.KeyID while unlocked: it changes when the master key is rotated
 }
 
 // ProfilesReply lists every vault, sorted by name.

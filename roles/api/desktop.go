@@ -247,4 +247,5 @@ type DeriveKeyReply struct {
 	_msgpack struct{} `msgpack:",as_array"`
 
 	Sealed []byte
+	KeyID  string // the master key's vault.KeyID: ProfileState.KeyID differs once it is rotated
 }

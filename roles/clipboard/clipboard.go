@@ -411,15 +411,21 @@ func (s *server) syncKeys(ctx context.Context) {
 		return
 	}
 	unlocked := map[string]bool{}
+	keyIDs := map[string]string{}
 	for _, p := range r.Profiles {
-		unlocked[p.Name] = p.Unlocked
+		unlocked[p.Name], keyIDs[p.Name] = p.Unlocked, p.KeyID
 	}
 	s.mu.Lock()
 	var stale []string
-	for p := range s.mu.keys {
-		if !unlocked[p] {
+	for p, k := range s.mu.keys {
+		switch {
+		case !unlocked[p]:
 			s.dropKeyLocked(p, "")
-		} else if s.mu.stale[p] {
+		case s.mu.stale[p]:
+			stale = append(stale, p)
+		case k.id != "" && keyIDs[p] != "" && k.id != keyIDs[p]:
+			// Rotated, and the secrets role's word of it was lost: the same as being told.
+			s.e.Logf("clipboard: the key of %q was rotated (seen by its key id)", p)
 			stale = append(stale, p)
 		}
 	}
@@ -622,6 +628,7 @@ func (s *server) deriveKeyring(ctx context.Context, profile string) (*keyring, e
 		key.Destroy()
 		return nil, err
 	}
+	k.id = r.KeyID
 	return k, nil
 }
 

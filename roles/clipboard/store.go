@@ -79,6 +79,7 @@ type content struct {
 // the keyring on lock leaves them to the garbage collector; the clipboard key itself is in
 // secure memory and wiped.
 type keyring struct {
+	id    string // the vault's KeyID when the key was derived ("" if not told)
 	key   *secmem.Buf
 	aead  cipher.AEAD
 	mac   []byte // dedupe key (heap, wiped on destroy)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -49,6 +51,12 @@ type fakeSecrets struct {
 	gate      chan struct{}
 }
 
+// keyID stands for vault.KeyID: it changes with the key.
+func (*fakeSecrets) keyID(key [32]byte) string {
+	sum := sha256.Sum256(key[:])
+	return hex.EncodeToString(sum[:8])
+}
+
 func (f *fakeSecrets) setKey(locked bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -80,14 +88,18 @@ func (f *fakeSecrets) handle(_ context.Context, req *bus.Envelope) (any, error) 
 		if err != nil {
 			return nil, err
 		}
-		return &api.DeriveKeyReply{Sealed: sealed}, nil
+		return &api.DeriveKeyReply{Sealed: sealed, KeyID: f.keyID(key)}, nil
 	case api.SecretsProfiles:
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		if f.statesErr != nil {
 			return nil, f.statesErr
 		}
-		return &api.ProfilesReply{Profiles: []api.ProfileState{{Name: "default", Unlocked: !f.locked}}}, nil
+		ps := api.ProfileState{Name: "default", Unlocked: !f.locked}
+		if !f.locked {
+			ps.KeyID = f.keyID(f.key)
+		}
+		return &api.ProfilesReply{Profiles: []api.ProfileState{ps}}, nil
 	}
 	return nil, bus.Errorf(bus.CodeUnknownKind, "fake secrets: %q", req.Kind)
 }
@@ -373,5 +385,35 @@ func TestPollErrorKeepsKeys(t *testing.T) {
 	r.s.syncKeys(context.Background())
 	if r.held() != nil {
 		t.Fatal("no secrets role, and the key is still held")
+	}
+}
+
+// TestRotationSeenByKeyID: a rotation whose message was lost is seen by the poll, by the
+// key id, and the history is re-encrypted as if the secrets role had told it.
+func TestRotationSeenByKeyID(t *testing.T) {
+	r := newVaultRig(t)
+	ctx := context.Background()
+	if _, err := r.s.keyFor(ctx, "default"); err != nil {
+		t.Fatal(err)
+	}
+	r.record("one")
+	r.record("two")
+	r.s.syncKeys(ctx) // same key id: nothing happens
+	if strings.Contains(r.log.String(), "rotated") {
+		t.Fatalf("a rotation seen with none:\n%s", r.log)
+	}
+	r.secrets.setKey(false) // rotated, and nobody told the clipboard
+	r.s.syncKeys(ctx)
+	for _, want := range []string{`the key of "default" was rotated (seen by its key id)`, `2 history entries re-encrypted`} {
+		if !strings.Contains(r.log.String(), want) {
+			t.Fatalf("no %q in the log:\n%s", want, r.log)
+		}
+	}
+	r.s.vaultLocked("default")
+	if _, err := r.s.keyFor(ctx, "default"); err != nil {
+		t.Fatal(err)
+	}
+	if h := r.history(); previews(h) != "two,one" || strings.Contains(r.log.String(), "afresh") {
+		t.Fatalf("history %+v\nlog:\n%s", h, r.log)
 	}
 }

@@ -31,7 +31,7 @@ func (s *server) deriveKey(req *bus.Envelope, ev *api.AuditEvent) (*api.DeriveKe
 	if err != nil {
 		return nil, err
 	}
-	key, err := v.DeriveKey(r.Purpose)
+	key, id, err := v.DeriveKeyID(r.Purpose)
 	if err != nil {
 		return nil, vaultErr(err, req.Profile, "")
 	}
@@ -40,5 +40,5 @@ func (s *server) deriveKey(req *bus.Envelope, ev *api.AuditEvent) (*api.DeriveKe
 	if err != nil {
 		return nil, err
 	}
-	return &api.DeriveKeyReply{Sealed: sealed}, nil
+	return &api.DeriveKeyReply{Sealed: sealed, KeyID: id}, nil
 }

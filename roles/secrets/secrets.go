@@ -533,6 +533,9 @@ func (s *server) profiles() (*api.ProfilesReply, error) {
 			if n, err := en.v.Len(); err == nil {
 				ps.Secrets = n
 			}
+			if id, err := en.v.KeyID(); err == nil {
+				ps.KeyID = id
+			}
 		}
 		out.Profiles = append(out.Profiles, ps)
 	}

@@ -417,7 +417,9 @@ func TestDeactivatePushesFirst(t *testing.T) {
 		t.Errorf("inactive %v", c.Inactive)
 	}
 	// Not running: it reads the list when it starts.
-	tm.manager.push = func(context.Context, string, *api.ConfigPush) error { return bus.Errorf(bus.CodeUnavailable, "not running") }
+	tm.manager.push = func(context.Context, string, *api.ConfigPush) error {
+		return bus.Errorf(bus.CodeUnavailable, "not running")
+	}
 	if _, err := call(t, tm.handleActivate, "home", false); err != nil {
 		t.Errorf("activate with secrets down: %v", err)
 	}

@@ -24,11 +24,12 @@ build:
 run: build
 	$(BIN) up
 
-# Everything CI checks: vet, the whole test suite (real processes, real sockets), and every
-# fuzz target for a few seconds.
+# Everything CI checks: gofmt (an unformatted file fails the run), vet, the whole test suite
+# (real processes, real sockets), and every fuzz target for a few seconds.
 # Then systemd-analyze on the units, both .debs built and checked with lintian, and installed
 # into a throw-away root (about 30 s; more the first time, which installs nfpm and lintian).
 test: deps-test build deps-packaging
+	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted" >&2; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 15m ./...
 	$(MAKE) fuzz-short

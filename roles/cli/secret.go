@@ -111,6 +111,17 @@ func createFlags() []cli.Flag {
 // factor's key itself.
 func (st *state) createProfile(c *cli.Context, profile string) error {
 	fail := func(err error) error { return fmt.Errorf("create profile %q: %w", profile, err) }
+	// Flags that cannot be right are said so before anything connects (and starts sesame).
+	if p := c.String("policy"); p != "" {
+		if _, _, err := vault.ParsePolicy(p); err != nil {
+			return usagef("create profile %q: %v", profile, stripInvalid(err))
+		}
+	}
+	for _, t := range c.StringSlice("factor") {
+		if err := factorType(profile, t); err != nil {
+			return err
+		}
+	}
 	cl, err := st.dial(c.Context)
 	if err != nil {
 		return err
@@ -205,7 +216,7 @@ func (st *state) createProfile(c *cli.Context, profile string) error {
 			}
 			nfs[i] = api.NewFactor{Type: t, Recipient: r}
 		default:
-			return usagef("create profile %q: unknown factor %q (want password, ssh-agent or age)", profile, t)
+			return factorType(profile, t)
 		}
 		seen[t] = true
 	}
@@ -226,6 +237,15 @@ func (st *state) createProfile(c *cli.Context, profile string) error {
 		fmt.Fprintf(st.e.Stderr, "sesame: created profile %q (unlocked; factors %s, policy %s)\n", profile, strings.Join(types, ", "), pol.Format(len(types)))
 	}
 	return nil
+}
+
+// factorType refuses a factor type that is not one.
+func factorType(profile, t string) error {
+	switch t {
+	case api.FactorPassword, api.FactorSSHAgent, api.FactorAge:
+		return nil
+	}
+	return usagef("create profile %q: unknown factor %q (want password, ssh-agent or age)", profile, t)
 }
 
 func (st *state) secretCommands() []*cli.Command {

@@ -324,8 +324,8 @@ func (s *server) configure(req *bus.Envelope) error {
 func (s *server) applyConfig(p *api.ConfigPush) {
 	newly := s.takeConfig(p)
 	// Deactivated profiles: their vaults are locked before the push is answered. The
-	// per-profile unlock lock waits out an unlock under way, which then finds the profile
-	// deactivated when it is done (unlockDone) or before it starts.
+	// per-profile unlock lock waits out an unlock under way (so the vault it opened is locked
+	// here), and one that starts later finds the profile deactivated once it holds that lock.
 	for _, prof := range newly {
 		mu := s.unlockLock(prof)
 		mu.Lock()
